@@ -1,0 +1,142 @@
+// osync's log: one line per message, in the log file and on the screen.
+// File line:   <prefix><tag><message>   e.g. "TIME: 3 - (WARN):Something"
+// Screen line: <prefix><message>, WARN/ERROR/CRITICAL on stderr in colour.
+// The logger also remembers the worst level seen, which decides the exit code.
+import fs from 'node:fs';
+import path from 'node:path';
+
+export type Level = 'DEBUG' | 'VERBOSE' | 'NOTICE' | 'ALWAYS' | 'WARN' | 'ERROR' | 'CRITICAL';
+
+const TAGS: Record<Level, string> = {
+  DEBUG: '',
+  VERBOSE: '(VERBOSE):',
+  NOTICE: '',
+  ALWAYS: '',
+  WARN: '(WARN):',
+  ERROR: '(ERROR):',
+  CRITICAL: '(CRITICAL):',
+};
+
+const COLOURS: Partial<Record<Level, string>> = {
+  WARN: '\x1b[33m',
+  ERROR: '\x1b[91m',
+  CRITICAL: '\x1b[1;33;41m',
+};
+
+export interface LoggerOptions {
+  silent?: boolean;
+  verbose?: boolean;
+  errorsOnly?: boolean;
+  noPrefix?: boolean;
+  debug?: boolean;
+  /** Milliseconds since epoch at which the run started (TIME: n counts from it). */
+  startedAt?: number;
+}
+
+/** Where screen lines go; the UI swaps this while listr2 owns the terminal. */
+export interface ScreenSink {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export const consoleSink: ScreenSink = {
+  out: (line) => process.stdout.write(line + '\n'),
+  err: (line) => process.stderr.write(line + '\n'),
+};
+
+/** Secrets never reach the log: each registered string is replaced before writing. */
+const REDACTED = '__o_O__';
+
+export class Logger {
+  private fileFd: number | null = null;
+  private filePath = '';
+  private readonly secrets: string[] = [];
+  /** This run's file lines, for the alert mail body. */
+  readonly runLines: string[] = [];
+  warned = false;
+  errored = false;
+  screen: ScreenSink = consoleSink;
+
+  constructor(public opts: LoggerOptions = {}) {
+    this.opts.startedAt ??= Date.now();
+  }
+
+  /** Open (append, mode 0600) the log file; returns an error text when it cannot be written. */
+  openFile(file: string): string | null {
+    this.closeFile();
+    try {
+      this.fileFd = fs.openSync(file, 'a', 0o600);
+      this.filePath = file;
+      return null;
+    } catch {
+      this.fileFd = null;
+      this.filePath = file;
+      return `Cannot write to log [${path.dirname(file)}].`;
+    }
+  }
+
+  get logFile(): string {
+    return this.filePath;
+  }
+
+  closeFile(): void {
+    if (this.fileFd !== null) fs.closeSync(this.fileFd);
+    this.fileFd = null;
+  }
+
+  addSecret(secret: string): void {
+    if (secret) this.secrets.push(secret);
+  }
+
+  redact(text: string): string {
+    let out = text;
+    for (const s of this.secrets) out = out.split(s).join(REDACTED);
+    return out;
+  }
+
+  private prefix(): string {
+    if (this.opts.noPrefix) return '';
+    const seconds = Math.floor((Date.now() - (this.opts.startedAt ?? Date.now())) / 1000);
+    return `TIME: ${seconds} - `;
+  }
+
+  /** Write one message; `bare` lines (summary blocks) carry no prefix, as osync's. */
+  log(level: Level, message: string, bare = false): void {
+    if (level === 'WARN') this.warned = true;
+    if (level === 'ERROR' || level === 'CRITICAL') this.errored = true;
+    const o = this.opts;
+    if (level === 'DEBUG' && !o.debug) return;
+    if (level === 'VERBOSE' && !(o.verbose || o.debug)) return;
+    const text = this.redact(message);
+    const prefix = bare ? '' : this.prefix();
+    if (!(level === 'NOTICE' && o.errorsOnly)) {
+      const fileLine = prefix + TAGS[level] + text;
+      this.runLines.push(fileLine);
+      if (this.fileFd !== null) {
+        try {
+          fs.writeSync(this.fileFd, fileLine + '\n');
+        } catch {
+          /* a full disk must not stop the sync; the screen still shows it */
+        }
+      }
+    }
+    if (o.silent) return;
+    if (level === 'NOTICE' && o.errorsOnly) return;
+    const colour = COLOURS[level];
+    if (colour) this.screen.err(colour + prefix + text + '\x1b[0m');
+    else this.screen.out(prefix + text);
+  }
+
+  debug(m: string): void { this.log('DEBUG', m); }
+  verbose(m: string): void { this.log('VERBOSE', m); }
+  notice(m: string): void { this.log('NOTICE', m); }
+  always(m: string): void { this.log('ALWAYS', m); }
+  warn(m: string): void { this.log('WARN', m); }
+  error(m: string): void { this.log('ERROR', m); }
+  critical(m: string): void { this.log('CRITICAL', m); }
+
+  /** osync's exit code: 1 after any ERROR/CRITICAL, 2 after warnings only, else 0. */
+  exitCode(): number {
+    return this.errored ? 1 : this.warned ? 2 : 0;
+  }
+}

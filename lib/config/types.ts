@@ -126,6 +126,10 @@ export interface RunFlags {
   noLocks: boolean;
   /** _DEBUG=true in the environment. */
   debug: boolean;
+  /** osync-ts only (--force): let a run through the deletion guard. */
+  force?: boolean;
+  /** osync-ts only (--json): machine-readable output. */
+  json?: boolean;
 }
 
 /** A warning found while loading (logged once the log file is known). */

@@ -130,7 +130,7 @@ export class Logger {
   debug(m: string): void { this.log('DEBUG', m); }
   verbose(m: string): void { this.log('VERBOSE', m); }
   notice(m: string): void { this.log('NOTICE', m); }
-  always(m: string): void { this.log('ALWAYS', m); }
+  always(m: string, bare = false): void { this.log('ALWAYS', m, bare); }
   warn(m: string): void { this.log('WARN', m); }
   error(m: string): void { this.log('ERROR', m); }
   critical(m: string): void { this.log('CRITICAL', m); }

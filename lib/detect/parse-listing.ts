@@ -1,0 +1,91 @@
+// Parse `rsync --list-only -8` output into entries. Pure.
+//
+// A path is kept exactly as rsync renders it (osync's tree files hold the same
+// text): relative, no trailing slash, control bytes as \#ooo and a backslash that
+// precedes #ooo as \#134. Text is latin1-decoded so every byte survives 1:1.
+// Sizes and times come from the listing; rsync runs with TZ=UTC so the time is UTC.
+
+export type EntryType = 'f' | 'd' | 'l';
+
+export interface Entry {
+  type: EntryType;
+  /** Bytes (files), target length (links); 0 for directories. */
+  size: number;
+  /** Epoch seconds. */
+  mtime: number;
+  /** The ten-character mode string, e.g. "-rw-r--r--". */
+  mode: string;
+  /** Symlink target, rendered like a path. */
+  target?: string;
+}
+
+export type Listing = Map<string, Entry>;
+
+const LINE = /^([dl-][rwxsStT-]{9})[.+]?\s+([\d,]+) (\d{4})\/(\d\d)\/(\d\d) (\d\d):(\d\d):(\d\d) (.*)$/s;
+
+/** Length in bytes of a rendered path once its \#ooo escapes are decoded. */
+export function renderedByteLength(rendered: string): number {
+  let n = 0;
+  for (let i = 0; i < rendered.length; i++) {
+    if (rendered[i] === '\\' && rendered[i + 1] === '#' && /^[0-7]{3}$/.test(rendered.slice(i + 2, i + 5))) i += 4;
+    n++;
+  }
+  return n;
+}
+
+/** One listing line → [path, entry], or null for lines that are not tracked
+ *  (devices, fifos, sockets, the root ".", rsync chatter). */
+export function parseListingLine(line: string): [string, Entry] | null {
+  const m = LINE.exec(line);
+  if (!m) return null;
+  const mode = m[1];
+  const type = mode[0] === '-' ? 'f' : (mode[0] as EntryType);
+  const size = Number(m[2].replace(/,/g, ''));
+  const mtime = Date.UTC(+m[3], +m[4] - 1, +m[5], +m[6], +m[7], +m[8]) / 1000;
+  let name = m[9];
+  const entry: Entry = { type, size: type === 'd' ? 0 : size, mtime, mode };
+  if (type === 'l') {
+    // "name -> target": the target's byte length is the listed size, so we cut
+    // from the right and a name that itself holds " -> " stays whole.
+    let cut = -1;
+    for (let at = name.lastIndexOf(' -> '); at >= 0; at = name.lastIndexOf(' -> ', at - 1)) {
+      if (renderedByteLength(name.slice(at + 4)) === size) {
+        cut = at;
+        break;
+      }
+      if (at === 0) break;
+    }
+    if (cut < 0) cut = name.indexOf(' -> ');
+    if (cut >= 0) {
+      entry.target = name.slice(cut + 4);
+      name = name.slice(0, cut);
+    }
+  }
+  if (name === '.' || name === '') return null;
+  return [name, entry];
+}
+
+/** Parse a whole listing text (lines separated by \n). */
+export function parseListing(text: string): Listing {
+  const out: Listing = new Map();
+  for (const line of text.split('\n')) {
+    const parsed = parseListingLine(line);
+    if (parsed) out.set(parsed[0], parsed[1]);
+  }
+  return out;
+}
+
+/** Decode rsync's \#ooo escapes: the rendered path → raw bytes (as a latin1 string). */
+export function decodeRendered(rendered: string): string {
+  return rendered.replace(/\\#([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/** A rendered path as a person would read it in a log (UTF-8 bytes shown as text). */
+export function displayPath(rendered: string): string {
+  return Buffer.from(rendered, 'latin1').toString('utf8');
+}
+
+/** Byte order, as osync's `LC_ALL=C sort` (latin1 code units = bytes). */
+export function compareBytes(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

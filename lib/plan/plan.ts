@@ -1,0 +1,307 @@
+// The planner: previous state + two listings in, a list of actions out.
+// Pure: no file system, no processes, no clock.
+//
+// Each path is classified on each side against the state left by the last
+// completed run (the base), then reconciled:
+//   unchanged / changed on one side       → copy from the side that changed
+//   changed on both and now different     → conflict: newer mtime wins, ties go to
+//                                            CONFLICT_PREVALANCE; the loser is backed up
+//   deleted on one side, unchanged on the other → delete there (soft)
+//   deleted on one side, changed on the other   → keep the changed one (osync deletes it)
+// When the base has paths but no metadata (state written by osync.sh), a path present
+// on both sides counts as "unknown": it is compared by mtime as osync does.
+import type { Side, SyncType } from '../config/types.js';
+import type { Entry, Listing } from '../detect/parse-listing.js';
+
+export type SideState = 'absent' | 'new' | 'deleted' | 'unchanged' | 'modified' | 'unknown';
+
+/** What the last completed run left: path → entry (null when only the path is known). */
+export type BaseListing = Map<string, Entry | null>;
+
+export interface PlanPolicy {
+  prevalence: Side;
+  skipDeletion: Side[];
+  syncType: SyncType;
+  checksum: boolean;
+  preservePermissions: boolean;
+  preserveExecutability: boolean;
+}
+
+export type Reason =
+  | 'new'                  // exists on one side only and never was on the other
+  | 'modified'             // changed on one side, unchanged on the other
+  | 'attributes'           // only the mode changed
+  | 'conflict-newer'       // changed on both sides: the newer one wins
+  | 'conflict-prevalence'  // changed on both with the same mtime: CONFLICT_PREVALANCE wins
+  | 'kept-over-deletion'   // deleted on one side but changed on the other: kept
+  | 'holds-kept-content'   // a deleted directory that still holds kept content
+  | 'checksum'             // looks equal, content compared by rsync --checksum
+  | 'deleted'              // deleted on the other side
+  | 'mirror'               // unidirectional sync: make the destination like the source
+  | 'skip-deletion';       // deletion not propagated (SKIP_DELETION)
+
+export type Action =
+  | { kind: 'copy'; path: string; from: Side; to: Side; reason: Reason; overwrites: boolean }
+  | { kind: 'delete'; path: string; on: Side; reason: Reason; into: 'deleted' | 'backup' }
+  | { kind: 'skip'; path: string; on: Side; reason: Reason };
+
+export interface Plan {
+  actions: Action[];
+  /** Paths changed on both sides (resolved by the actions above; logged with LOG_CONFLICTS). */
+  conflicts: string[];
+  /** Paths deleted on each side since the last run (osync's deleted lists, collapsed). */
+  deletedOn: Record<Side, string[]>;
+}
+
+export const other = (s: Side): Side => (s === 'initiator' ? 'target' : 'initiator');
+
+/** Parent directories of a rendered path, nearest first. */
+export function ancestors(path: string): string[] {
+  const out: string[] = [];
+  for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) out.push(path.slice(0, i));
+  return out;
+}
+
+function execBits(mode: string): string {
+  return mode[3] + mode[6] + mode[9];
+}
+
+/** Same content and type (attributes aside). Directories are always equal by content. */
+export function sameContent(a: Entry, b: Entry): boolean {
+  if (a.type !== b.type) return false;
+  if (a.type === 'd') return true;
+  if (a.type === 'l') return a.target === b.target;
+  return a.size === b.size && a.mtime === b.mtime;
+}
+
+function sameAttributes(a: Entry, b: Entry, p: PlanPolicy): boolean {
+  if (a.type === 'l' || b.type === 'l') return true;
+  if (p.preservePermissions) return a.mode === b.mode;
+  if (p.preserveExecutability && a.type === 'f') return execBits(a.mode) === execBits(b.mode);
+  return true;
+}
+
+function sameEntry(a: Entry, b: Entry, p: PlanPolicy): boolean {
+  return sameContent(a, b) && sameAttributes(a, b, p);
+}
+
+export function classify(base: BaseListing | null, now: Listing, path: string, p: PlanPolicy): SideState {
+  const cur = now.get(path);
+  const had = base?.has(path) ?? false;
+  if (!cur) return had ? 'deleted' : 'absent';
+  if (!had) return 'new';
+  const before = base!.get(path);
+  if (!before) return 'unknown';
+  return sameEntry(before, cur, p) ? 'unchanged' : 'modified';
+}
+
+/** Collapse deleted paths to their topmost deleted directory, sorted bytewise. */
+export function collapse(paths: Iterable<string>): string[] {
+  const set = new Set(paths);
+  return [...set].filter((x) => !ancestors(x).some((a) => set.has(a))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export interface PlanInput {
+  base: Record<Side, BaseListing | null>;
+  now: Record<Side, Listing>;
+  policy: PlanPolicy;
+}
+
+export function planSync(input: PlanInput): Plan {
+  return input.policy.syncType === 'bidirectional' ? planBidirectional(input) : planMirror(input);
+}
+
+function planBidirectional({ base, now, policy }: PlanInput): Plan {
+  const paths = new Set<string>();
+  for (const s of ['initiator', 'target'] as const) {
+    for (const k of now[s].keys()) paths.add(k);
+    if (base[s]) for (const k of base[s]!.keys()) paths.add(k);
+  }
+  const sorted = [...paths].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const decided = new Map<string, Action>();
+  const conflicts: string[] = [];
+  const deletedOn: Record<Side, string[]> = { initiator: [], target: [] };
+
+  const copy = (path: string, from: Side, reason: Reason): Action => ({
+    kind: 'copy',
+    path,
+    from,
+    to: other(from),
+    reason,
+    overwrites: now[other(from)].has(path),
+  });
+
+  for (const path of sorted) {
+    const st: Record<Side, SideState> = {
+      initiator: classify(base.initiator, now.initiator, path, policy),
+      target: classify(base.target, now.target, path, policy),
+    };
+    for (const s of ['initiator', 'target'] as const) if (st[s] === 'deleted') deletedOn[s].push(path);
+    const i = now.initiator.get(path);
+    const t = now.target.get(path);
+
+    if (i && t) {
+      if (sameContent(i, t)) {
+        if (!sameAttributes(i, t, policy)) {
+          const from = changedSide(st) ?? policy.prevalence;
+          decided.set(path, copy(path, from, 'attributes'));
+        } else if (policy.checksum && i.type === 'f') {
+          decided.set(path, copy(path, policy.prevalence, 'checksum'));
+        }
+        continue;
+      }
+      const one = changedSide(st);
+      if (one) {
+        decided.set(path, copy(path, one, 'modified'));
+        continue;
+      }
+      conflicts.push(path);
+      if (i.type !== t.type || i.mtime === t.mtime) {
+        // A type clash or a tie: the prevalent side wins, as osync's first rsync pass does.
+        decided.set(path, copy(path, policy.prevalence, 'conflict-prevalence'));
+      } else {
+        decided.set(path, copy(path, i.mtime > t.mtime ? 'initiator' : 'target', 'conflict-newer'));
+      }
+      continue;
+    }
+
+    const present: Side | null = i ? 'initiator' : t ? 'target' : null;
+    if (!present) continue; // gone from both: nothing to do
+    const missing = other(present);
+    if (st[missing] === 'deleted') {
+      if (st[present] === 'unchanged' || st[present] === 'unknown') {
+        decided.set(path, { kind: 'delete', path, on: present, reason: 'deleted', into: 'deleted' });
+      } else {
+        decided.set(path, copy(path, present, 'kept-over-deletion'));
+      }
+    } else {
+      decided.set(path, copy(path, present, 'new'));
+    }
+  }
+
+  keepAncestorsOfCopies(decided, now);
+  dropInsideReplacedTypes(decided, now);
+  const actions = finish(decided, policy);
+  return { actions, conflicts, deletedOn: { initiator: collapse(deletedOn.initiator), target: collapse(deletedOn.target) } };
+}
+
+/** The single side that changed, when exactly one did (new counts as changed). */
+function changedSide(st: Record<Side, SideState>): Side | null {
+  const changed = (x: SideState) => x === 'modified' || x === 'new';
+  const quiet = (x: SideState) => x === 'unchanged';
+  if (changed(st.initiator) && quiet(st.target)) return 'initiator';
+  if (changed(st.target) && quiet(st.initiator)) return 'target';
+  return null;
+}
+
+/** Content copied to a side needs its parent directories there: a directory that was
+ *  deleted on that side but holds kept or new content is recreated, not deleted. */
+function keepAncestorsOfCopies(decided: Map<string, Action>, now: Record<Side, Listing>): void {
+  for (const action of [...decided.values()]) {
+    if (action.kind !== 'copy') continue;
+    for (const dir of ancestors(action.path)) {
+      const a = decided.get(dir);
+      if (a?.kind === 'delete' && a.on === action.from && now[action.from].get(dir)?.type === 'd') {
+        decided.set(dir, { kind: 'copy', path: dir, from: action.from, to: action.to, reason: 'holds-kept-content', overwrites: false });
+      }
+    }
+  }
+}
+
+/** When a path is replaced by another type, whatever lay below it on the losing side
+ *  goes with it (rsync backs it up): no separate actions for those paths. */
+function dropInsideReplacedTypes(decided: Map<string, Action>, now: Record<Side, Listing>): void {
+  const replaced: Record<Side, Set<string>> = { initiator: new Set(), target: new Set() };
+  let any = false;
+  for (const a of decided.values()) {
+    if (a.kind !== 'copy') continue;
+    const dest = now[a.to].get(a.path);
+    const src = now[a.from].get(a.path);
+    if (dest && src && dest.type === 'd' && src.type !== 'd') {
+      replaced[a.to].add(a.path);
+      any = true;
+    }
+  }
+  if (!any) return;
+  for (const [path, a] of [...decided]) {
+    const side = a.kind === 'copy' ? a.to : a.on;
+    if (ancestors(path).some((d) => replaced[side].has(d))) decided.delete(path);
+  }
+}
+
+/** Collapse deletions under deleted directories, apply SKIP_DELETION, sort. */
+function finish(decided: Map<string, Action>, policy: PlanPolicy): Action[] {
+  const deletes: Record<Side, Set<string>> = { initiator: new Set(), target: new Set() };
+  for (const a of decided.values()) if (a.kind === 'delete') deletes[a.on].add(a.path);
+  const out: Action[] = [];
+  for (const a of decided.values()) {
+    if (a.kind === 'delete') {
+      if (ancestors(a.path).some((d) => deletes[a.on].has(d))) continue;
+      if (policy.skipDeletion.includes(a.on)) {
+        out.push({ kind: 'skip', path: a.path, on: a.on, reason: 'skip-deletion' });
+        continue;
+      }
+    }
+    out.push(a);
+  }
+  return out.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** SYNC_TYPE=initiator2target / target2initiator: one-way, as osync's single
+ *  `rsync -u --delete-after` pass (a newer destination file is left alone;
+ *  files removed from the destination go to its backup/ folder). */
+function planMirror({ now, policy }: PlanInput): Plan {
+  const from: Side = policy.syncType === 'initiator2target' ? 'initiator' : 'target';
+  const to = other(from);
+  const decided = new Map<string, Action>();
+  for (const [path, src] of now[from]) {
+    const dest = now[to].get(path);
+    if (dest && sameEntry(src, dest, policy)) continue;
+    if (dest && dest.type === 'f' && src.type === 'f' && dest.mtime > src.mtime) continue;
+    decided.set(path, { kind: 'copy', path, from, to, reason: 'mirror', overwrites: !!dest });
+  }
+  for (const path of now[to].keys()) {
+    if (!now[from].has(path)) decided.set(path, { kind: 'delete', path, on: to, reason: 'mirror', into: 'backup' });
+  }
+  dropInsideReplacedTypes(decided, now);
+  return { actions: finish(decided, policy), conflicts: [], deletedOn: { initiator: [], target: [] } };
+}
+
+/** Drop every key that is one of `roots` or lies below one. */
+function removeTrees(m: BaseListing, roots: Set<string>): void {
+  if (!roots.size) return;
+  for (const k of [...m.keys()]) if (roots.has(k) || ancestors(k).some((d) => roots.has(d))) m.delete(k);
+}
+
+/** The listings both replicas will have once the plan is applied; an action that
+ *  failed leaves its path (and what lies below it) as the base had it, so the next
+ *  run sees the same change again and retries it. */
+export function expectedAfter(input: PlanInput, actions: Action[], failed: Set<Action>): Record<Side, BaseListing> {
+  const after: Record<Side, BaseListing> = {
+    initiator: new Map(input.now.initiator),
+    target: new Map(input.now.target),
+  };
+  const removed: Record<Side, Set<string>> = { initiator: new Set(), target: new Set() };
+  const copied: Array<Extract<Action, { kind: 'copy' }>> = [];
+  for (const a of actions) {
+    if (failed.has(a)) continue;
+    if (a.kind === 'delete') removed[a.on].add(a.path);
+    if (a.kind === 'copy') {
+      copied.push(a);
+      const dest = input.now[a.to].get(a.path);
+      if (dest?.type === 'd' && input.now[a.from].get(a.path)!.type !== 'd') removed[a.to].add(a.path);
+    }
+  }
+  for (const s of ['initiator', 'target'] as const) removeTrees(after[s], removed[s]);
+  for (const a of copied) after[a.to].set(a.path, input.now[a.from].get(a.path)!);
+  for (const a of failed) {
+    for (const s of ['initiator', 'target'] as const) {
+      removeTrees(after[s], new Set([a.path]));
+      const base = input.base[s];
+      if (!base) continue;
+      const prefix = a.path + '/';
+      for (const [k, v] of base) if (k === a.path || k.startsWith(prefix)) after[s].set(k, v);
+    }
+  }
+  return after;
+}

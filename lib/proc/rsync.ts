@@ -1,0 +1,141 @@
+// rsync argument builders (pure) and what rsync's exit codes mean.
+import type { Config } from '../config/types.js';
+import { rsyncLocation, WORKDIR, type Replica } from '../replica.js';
+
+const SKIP_COMPRESS =
+  '3fr/3g2/3gp/3gpp/7z/aac/ace/amr/apk/appx/appxbundle/arc/arj/arw/asf/avi/bz/bz2/cab/cr2/crypt[5678]/dat/dcr/deb/dmg/drc/ear/erf/flac/flv/gif/gpg/gz/iiq/jar/jp2/jpeg/jpg/h26[45]/k25/kdc/kgb/lha/lz/lzma/lzo/lzx/m4[apv]/mef/mkv/mos/mov/mp[34]/mpeg/mp[gv]/msi/nef/oga/ogg/ogv/opus/orf/pak/pef/png/qt/rar/r[0-9][0-9]/rz/rpm/rw2/rzip/s7z/sfark/sfx/sr2/srf/svgz/t[gb]z/tlz/txz/vob/wim/wma/wmv/xz/zip/zst';
+
+/** Exit codes that still mean "done": 24 = some source files vanished meanwhile. */
+export function rsyncSucceeded(code: number): boolean {
+  return code === 0 || code === 24;
+}
+
+export function rsyncMeaning(code: number): string {
+  const meanings: Record<number, string> = {
+    1: 'syntax or usage error',
+    2: 'protocol incompatibility',
+    3: 'errors selecting input/output files, dirs',
+    5: 'error starting client-server protocol',
+    10: 'error in socket I/O',
+    11: 'error in file I/O',
+    12: 'error in rsync protocol data stream',
+    14: 'error in IPC code',
+    20: 'interrupted',
+    23: 'partial transfer due to error',
+    24: 'some files vanished before they could be transferred',
+    30: 'timeout in data send/receive',
+    35: 'timeout waiting for daemon connection',
+    127: 'rsync not found',
+    255: 'ssh connection failed',
+  };
+  return meanings[code] ?? 'unknown error';
+}
+
+/** The user's include/exclude patterns, in osync's order, after the workdir exclusion. */
+export function patternArgs(c: Config): string[] {
+  const out = ['--exclude', WORKDIR];
+  const inc = [...c.rsyncIncludePattern.map((p) => `--include=${p}`), ...(c.rsyncIncludeFrom ? [`--include-from=${c.rsyncIncludeFrom}`] : [])];
+  const exc = [...c.rsyncExcludePattern.map((p) => `--exclude=${p}`), ...(c.rsyncExcludeFrom ? [`--exclude-from=${c.rsyncExcludeFrom}`] : [])];
+  if (c.rsyncPatternFirst === 'include') out.push(...inc, ...exc);
+  else if (c.rsyncPatternFirst === 'exclude') out.push(...exc, ...inc);
+  out.push('--exclude=.osync-update.push');
+  return out;
+}
+
+/** Attribute flags shared by listing and transfers. */
+export function attributeArgs(c: Config): string[] {
+  const out: string[] = [];
+  if (c.preservePermissions) out.push('-p');
+  if (c.preserveOwner) out.push('-o');
+  if (c.preserveGroup) out.push('-g');
+  if (c.preserveExecutability) out.push('--executability');
+  if (c.preserveAcl) out.push('-A');
+  if (c.preserveXattr) out.push('-X');
+  return out;
+}
+
+function linkArgs(c: Config): string[] {
+  const out: string[] = [];
+  if (c.copySymlinks) out.push('-L');
+  if (c.keepDirlinks) out.push('-K');
+  if (c.preserveHardlinks) out.push('-H');
+  return out;
+}
+
+/** ssh transport and remote rsync path, when the replica is remote. */
+function remoteArgs(...replicas: Replica[]): string[] {
+  const r = replicas.find((x) => x.remote)?.remote;
+  if (!r) return [];
+  // --secluded-args (-s): file names travel inside the rsync protocol, never
+  // through the remote shell, so no name can be split or run as a command.
+  return ['-e', r.rsyncShell, `--rsync-path=${r.rsyncPath}`, '-s'];
+}
+
+/** rsync --list-only of a replica (recursive, paths rendered with -8). */
+export function listingArgv(c: Config, r: Replica): string[] {
+  return [
+    c.rsyncExecutable,
+    '-r', '-ltD', '-8',
+    ...linkArgs(c),
+    ...c.rsyncOptionalArgs,
+    ...attributeArgs(c),
+    ...patternArgs(c),
+    ...remoteArgs(r),
+    '--list-only',
+    rsyncLocation(r),
+  ];
+}
+
+export interface TransferOptions {
+  dry: boolean;
+  /** Suffix for CONFLICT_BACKUP_MULTIPLE, e.g. ".2026.11.25-13.41.39". */
+  backupSuffix?: string;
+  /** Itemise changes (--verbose/--summary). */
+  itemize: boolean;
+}
+
+/** Copy an explicit list of paths (read NUL-separated from stdin) from one replica to the other. */
+export function transferArgv(c: Config, from: Replica, to: Replica, o: TransferOptions): string[] {
+  const argv = [
+    c.rsyncExecutable,
+    '-ltD', '-8',
+    ...(c.rsyncCompress && (from.remote || to.remote) ? ['-zz', `--skip-compress=${SKIP_COMPRESS}`] : []),
+    ...linkArgs(c),
+    ...c.rsyncOptionalArgs,
+    ...(c.bandwidth > 0 ? [`--bwlimit=${c.bandwidth}`] : []),
+    ...(c.partial ? ['--partial', `--partial-dir=${WORKDIR}/_partial`] : []),
+    c.deltaCopies ? '--no-whole-file' : '--whole-file',
+    ...(o.dry ? ['-n'] : []),
+    ...attributeArgs(c),
+    ...(c.checksum ? ['--checksum'] : []),
+    ...(o.itemize ? ['-i'] : []),
+    // A directory replaced by a file (or the reverse) needs its old content removed.
+    '--force',
+    // A file that vanished since the listing is not an error: the next run sees it gone.
+    '--ignore-missing-args',
+    ...(c.conflictBackup ? ['--backup', `--backup-dir=${WORKDIR}/backup`, ...(o.backupSuffix ? [`--suffix=${o.backupSuffix}`] : [])] : []),
+    ...remoteArgs(from, to),
+    '--files-from=-', '--from0',
+    rsyncLocation(from),
+    rsyncLocation(to),
+  ];
+  return argv;
+}
+
+/** Remove an explicit list of paths (NUL-separated on stdin) from a replica: each
+ *  path is a "missing argument" of an empty source directory, which rsync turns into
+ *  a deletion; with a backup dir the item is moved there instead (soft delete). */
+export function deletionArgv(c: Config, emptyDir: string, on: Replica, into: 'deleted' | 'backup' | null, o: { dry: boolean; suffix?: string }): string[] {
+  return [
+    c.rsyncExecutable,
+    '-ltD', '-8',
+    ...(o.dry ? ['-n'] : []),
+    '--delete-missing-args', '--force',
+    ...(into ? ['--backup', `--backup-dir=${WORKDIR}/${into}`, ...(o.suffix ? [`--suffix=${o.suffix}`] : [])] : []),
+    '--out-format=%i %n',
+    ...remoteArgs(on),
+    '--files-from=-', '--from0',
+    `${emptyDir}/`,
+    rsyncLocation(on),
+  ];
+}

@@ -1,0 +1,95 @@
+// Before anything else: each replica's root exists (or is created with CREATE_DIRS),
+// is writable, has its .osync_workdir and state dir, and enough free space.
+// The same POSIX sh script runs locally or on the remote host.
+import type { Config } from './config/types.js';
+import type { Runner } from './proc/run.js';
+import { displayRoot, type Replica } from './replica.js';
+import type { Logger } from './report/log.js';
+
+// $1 root  $2 workdir  $3 state dir  $4 create dirs (true|false)  $5 check space (true|false)
+const CHECK_SCRIPT = `
+root=$1; work=$2; state=$3
+if [ ! -d "$root" ]; then
+  [ "$4" = true ] || { echo "missing"; exit 3; }
+  mkdir -p -- "$root" || { echo "cannot-create"; exit 3; }
+  echo "created"
+fi
+[ -w "$root" ] || { echo "not-writable"; exit 3; }
+if [ ! -d "$work" ]; then mkdir -p -- "$work" && echo "created-work"; fi
+mkdir -p -- "$state" "$work/deleted" || { echo "cannot-create-state"; exit 3; }
+if [ "$5" = true ]; then echo "df $(df -P -k -- "$root" | tail -n 1)"; fi
+exit 0
+`;
+
+export class ReplicaError extends Error {}
+
+export async function checkReplica(runner: Runner, log: Logger, config: Config, r: Replica, dry: boolean): Promise<void> {
+  const where = r.remote ? 'remote' : 'local';
+  if (config.minimumSpace !== 0) log.notice(`Checking minimum disk space in ${where} replica [${displayRoot(r)}].`);
+  const res = await runner.runScript(r, CHECK_SCRIPT, [r.root, r.workDir, r.stateDir, String(config.createDirs && !dry), String(config.minimumSpace !== 0)]);
+  const out = res.stdout.split('\n');
+  if (res.exitCode === 255 && r.remote) {
+    const t = r.remote.target;
+    throw new ReplicaError(`Cannot connect to remote system [${t.host}] port [${t.port}] as [${t.user}]: ${res.stderr.trim().split('\n')[0] || 'ssh failed'}`);
+  }
+  if (res.exitCode !== 0) {
+    const why = out[0];
+    if (why === 'missing') throw new ReplicaError(`${cap(where)} replica path [${displayRoot(r)}] does not exist or is not writable and CREATE_DIRS is not allowed.`);
+    if (why === 'not-writable') throw new ReplicaError(`${cap(where)} replica path [${displayRoot(r)}] is not writable.`);
+    if (why === 'cannot-create') throw new ReplicaError(`Cannot create ${where} replica path [${displayRoot(r)}].`);
+    if (why === 'cannot-create-state') throw new ReplicaError(`Cannot create ${where} replica state dir [${r.stateDir}].`);
+    throw new ReplicaError(`Cannot check ${where} ${r.side} replica [${displayRoot(r)}]: ${res.stderr.trim().split('\n')[0] || `exit ${res.exitCode}`}`);
+  }
+  if (out.includes('created')) log.notice(`Created ${where} replica path [${displayRoot(r)}]`);
+  if (out.includes('created-work')) log.notice(`Created ${where} replica osync path [${r.workDir}]`);
+  const df = out.find((l) => l.startsWith('df '));
+  if (df) {
+    const cols = df.slice(3).trim().split(/\s+/);
+    const free = Number(cols[3]);
+    if (Number.isFinite(free) && free < config.minimumSpace) {
+      log.warn(`There is not enough free space on ${where} replica [${displayRoot(r)}] (${free} KB).`);
+    }
+  }
+}
+
+function cap(s: string): string {
+  return s[0].toUpperCase() + s.slice(1);
+}
+
+// $1 dir  $2 days: remove files, then empty directories, whose ctime is older than $2 days.
+const CLEANUP_SCRIPT = `
+d=$1
+[ -d "$d" ] || { echo absent; exit 0; }
+find "$d" -type f -ctime +"$2" -exec rm -f -- {} + || exit 1
+find "$d" -mindepth 1 -depth -type d -empty -ctime +"$2" -exec rmdir -- {} + 2>/dev/null
+exit 0
+`;
+
+/** Purge soft-deleted items and conflict backups older than their retention, as osync. */
+export async function cleanupOld(runner: Runner, log: Logger, config: Config, replicas: Replica[], dry: boolean): Promise<void> {
+  const jobs: Array<{ kind: 'backup' | 'deleted'; days: number; label: string }> = [];
+  if (config.conflictBackup && config.conflictBackupDays !== 0) {
+    log.notice('Running conflict backup cleanup.');
+    jobs.push({ kind: 'backup', days: config.conflictBackupDays, label: 'conflict backup' });
+  }
+  if (config.softDelete && config.softDeleteDays !== 0) {
+    log.notice('Running soft deletion cleanup.');
+    jobs.push({ kind: 'deleted', days: config.softDeleteDays, label: 'softdelete' });
+  }
+  await Promise.all(
+    replicas.flatMap((r) =>
+      jobs.map(async (j) => {
+        const dir = `${r.workDir}/${j.kind}`;
+        if (dry) {
+          log.notice(`Listing files older than ${j.days} days on ${r.side} replica for ${j.label} deletion. Does not remove anything.`);
+          return;
+        }
+        log.notice(`Removing files older than ${j.days} days on ${r.side} replica for ${j.label} deletion.`);
+        const res = await runner.runScript(r, CLEANUP_SCRIPT, [dir, String(j.days)]);
+        if (res.stdout.trim() === 'absent') log.verbose(`The ${r.side} replica dir [${dir}] does not exist. Skipping cleaning of old files.`);
+        else if (res.exitCode !== 0) log.error(`Error while executing cleanup on ${r.side} replica. ${res.stderr.trim()}`);
+        else log.notice(`File cleanup complete on ${r.side} replica.`);
+      }),
+    ),
+  );
+}

@@ -1,0 +1,105 @@
+// Replica locks: <replica>/.osync_workdir/lock holding "<pid>@<INSTANCE_ID>\n", as osync.
+// Created with the shell's noclobber (O_EXCL), so of two runs starting at the same
+// instant exactly one creates it; the other then reads a live lock and stops.
+// A lock whose pid is dead is taken over (replaced by rename, also atomic).
+import type { Side } from '../config/types.js';
+import type { Runner } from '../proc/run.js';
+import type { Replica } from '../replica.js';
+
+export interface LockOwner {
+  pid: number;
+  instanceId: string;
+}
+
+export type LockDecision =
+  | { kind: 'create' }
+  | { kind: 'replace'; notice: string; level: 'NOTICE' | 'WARN' }
+  | { kind: 'refuse'; message: string };
+
+export interface LockContext {
+  side: Side;
+  /** The replica is on another host (its lock names a pid of this, the initiator's, host). */
+  remote: boolean;
+  forceStrangerLockResume: boolean;
+  isAlive: (pid: number) => boolean;
+}
+
+export function lockText(me: LockOwner): string {
+  return `${me.pid}@${me.instanceId}`;
+}
+
+/** What to do with the lock content found on a replica. Pure. */
+export function decideLock(existing: string | null, me: LockOwner, ctx: LockContext): LockDecision {
+  const content = (existing ?? '').replace(/\n+$/, '');
+  if (!content) return { kind: 'create' };
+  const at = content.lastIndexOf('@');
+  const pidText = at >= 0 ? content.slice(0, at) : content;
+  const id = content.indexOf('@') >= 0 ? content.slice(content.indexOf('@') + 1) : '';
+  if (!/^\d+$/.test(pidText)) return { kind: 'refuse', message: `Invalid pid [${pidText}] in local replica.` };
+  if (!id) return { kind: 'refuse', message: `Invalid instance id [${id}] in local replica.` };
+  const pid = Number(pidText);
+  const alive = pid === me.pid ? false : ctx.isAlive(pid);
+  if (!ctx.remote) {
+    if (alive) return { kind: 'refuse', message: `There is already a local instance [${content}] of osync running for this replica. Cannot start.` };
+    return { kind: 'replace', level: 'NOTICE', notice: `There is a local dead osync lock [${content}] that is no longer running. Resuming.` };
+  }
+  if (alive) return { kind: 'refuse', message: `There is already a local instance of osync that locks target replica [${content}]. Cannot start.` };
+  if (id === me.instanceId) {
+    return {
+      kind: 'replace',
+      level: 'NOTICE',
+      notice: `There is a remote dead osync lock [${content}] on target replica that corresponds to this initiator INSTANCE_ID. Pid [${pid}] no longer running. Resuming.`,
+    };
+  }
+  if (ctx.forceStrangerLockResume) {
+    return {
+      kind: 'replace',
+      level: 'WARN',
+      notice: `There is a remote (maybe dead) osync lock [${content}] on target replica that does not correspond to this initiator INSTANCE_ID. Forcing resume.`,
+    };
+  }
+  return {
+    kind: 'refuse',
+    message: `There is a remote (maybe dead) osync lock [${content}] on target replica that does not correspond to this initiator INSTANCE_ID. Will not resume.`,
+  };
+}
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+// $1 lock file, $2 content, $3 create|replace|read|release
+const LOCK_SCRIPT = `
+f=$1; c=$2
+case $3 in
+read) [ -f "$f" ] && cat -- "$f"; exit 0 ;;
+create) mkdir -p -- "\${f%/*}" && (set -C; printf '%s\\n' "$c" > "$f") 2>/dev/null ;;
+replace) mkdir -p -- "\${f%/*}" && printf '%s\\n' "$c" > "$f.new.$$" && mv -f -- "$f.new.$$" "$f" ;;
+release) [ "$(cat -- "$f" 2>/dev/null)" = "$c" ] && rm -f -- "$f"; exit 0 ;;
+esac
+`;
+
+export function lockPath(r: Replica): string {
+  return `${r.workDir}/lock`;
+}
+
+export async function readLock(runner: Runner, r: Replica): Promise<string | null> {
+  const res = await runner.runScript(r, LOCK_SCRIPT, [lockPath(r), '', 'read']);
+  if (res.exitCode !== 0) throw new Error(`Cannot read lock on ${r.side} replica: ${res.stderr.trim()}`);
+  return res.stdout === '' ? null : res.stdout;
+}
+
+/** Write the lock; false when another run created it first (create mode). */
+export async function writeLock(runner: Runner, r: Replica, me: LockOwner, mode: 'create' | 'replace'): Promise<boolean> {
+  const res = await runner.runScript(r, LOCK_SCRIPT, [lockPath(r), lockText(me), mode]);
+  return res.exitCode === 0;
+}
+
+export async function releaseLock(runner: Runner, r: Replica, me: LockOwner): Promise<void> {
+  await runner.runScript(r, LOCK_SCRIPT, [lockPath(r), lockText(me), 'release']);
+}

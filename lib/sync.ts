@@ -1,0 +1,275 @@
+// The one place that orders a run's phases:
+// replica checks → locks → resume decision → listing → plan → apply → commit state
+// → cleanup → summary → unlock. Each phase logs osync's messages.
+import os from 'node:os';
+import type { Config, RunFlags, Side } from './config/types.js';
+import { ListingError, listReplica } from './detect/list.js';
+import { displayPath, type Listing } from './detect/parse-listing.js';
+import { applyDeletions, applyTransfers } from './apply/apply.js';
+import { expectedAfter, planSync, type Action, type BaseListing, type Plan, type PlanInput } from './plan/plan.js';
+import type { Runner } from './proc/run.js';
+import { checkReplica, cleanupOld, ReplicaError } from './replica-check.js';
+import { displayRoot, type Replica } from './replica.js';
+import type { Logger } from './report/log.js';
+import { summaryLines, changeCounts } from './report/summary.js';
+import { StateDir, type Step } from './state/files.js';
+import { decideLock, pidAlive, readLock, releaseLock, writeLock, type LockOwner } from './state/lock.js';
+
+export const SIDES: Side[] = ['initiator', 'target'];
+
+export interface SyncContext {
+  config: Config;
+  flags: RunFlags;
+  log: Logger;
+  runner: Runner;
+  replicas: Record<Side, Replica>;
+  /** When the run started (backup suffixes, TIME: prefix). */
+  startedAt: Date;
+  /** Set by a signal or the hard time limit: stop at the next phase boundary. */
+  stopRequested?: () => string | null;
+}
+
+/** A run-level failure already worth one CRITICAL line. */
+export class SyncAbort extends Error {}
+
+export interface SyncOutcome {
+  plan?: Plan;
+  failed?: Set<Action>;
+}
+
+export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
+  const { config, flags, log, runner, replicas } = ctx;
+  const held: Replica[] = [];
+  const me: LockOwner = { pid: process.pid, instanceId: config.instanceId };
+  try {
+    await Promise.all(SIDES.map((s) => checkReplica(runner, log, config, replicas[s], flags.dry)));
+    if (!flags.noLocks) await takeLocks(ctx, me, held);
+    const state = new StateDir(replicas.initiator.stateDir, config.instanceId, flags.dry);
+    state.ensure();
+    if (flags.initialize) {
+      await initialize(ctx, state);
+      return {};
+    }
+    const outcome = await synchronize(ctx, state);
+    if (!log.errored) await cleanupOld(runner, log, config, SIDES.map((s) => replicas[s]), flags.dry);
+    return outcome;
+  } catch (e) {
+    if (e instanceof ReplicaError || e instanceof SyncAbort || e instanceof ListingError) {
+      log.critical(e.message);
+      return {};
+    }
+    throw e;
+  } finally {
+    await Promise.all(held.map((r) => releaseLock(runner, r, me).catch(() => log.error(`Cannot remove ${r.side} replica lock.`))));
+    if (runner.sshConnections) log.verbose(`ssh connections opened: ${runner.sshConnections}.`);
+  }
+}
+
+async function takeLocks(ctx: SyncContext, me: LockOwner, held: Replica[]): Promise<void> {
+  const { runner, log, config, flags, replicas } = ctx;
+  const refusals: string[] = [];
+  await Promise.all(
+    SIDES.map(async (side) => {
+      const r = replicas[side];
+      const lockCtx = { side, remote: !!r.remote, forceStrangerLockResume: config.forceStrangerLockResume, isAlive: pidAlive };
+      if (flags.forceUnlock) {
+        if (await writeLock(runner, r, me, 'replace')) held.push(r);
+        else refusals.push(`Cannot write lock on ${side} replica.`);
+        return;
+      }
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const existing = await readLock(runner, r);
+        const d = decideLock(existing, me, lockCtx);
+        if (d.kind === 'refuse') {
+          refusals.push(d.message);
+          return;
+        }
+        if (d.kind === 'replace') log.log(d.level, d.notice);
+        // An empty lock file counts as no lock; noclobber would trip on it, so replace it.
+        const mode = d.kind === 'create' && existing === null ? 'create' : 'replace';
+        if (await writeLock(runner, r, me, mode)) {
+          held.push(r);
+          return;
+        }
+        // Another run created the lock between our read and write: look again.
+      }
+      refusals.push(`Cannot take the lock on ${side} replica [${r.workDir}/lock].`);
+    }),
+  );
+  if (refusals.length) {
+    for (const m of refusals) log.critical(m);
+    throw new SyncAbort('Cancelling task.');
+  }
+}
+
+function stopIfAsked(ctx: SyncContext): void {
+  const why = ctx.stopRequested?.();
+  if (why) throw new SyncAbort(why);
+}
+
+async function listBoth(ctx: SyncContext): Promise<Record<Side, Listing>> {
+  const { runner, log, config, replicas } = ctx;
+  const results = await Promise.all(
+    SIDES.map(async (side) => {
+      const r = replicas[side];
+      log.notice(`Creating ${side} replica file list [${displayRoot(r)}].`);
+      const res = await listReplica(runner, config, r);
+      if (res.exitCode === 23) {
+        log.error(`Some files could not be listed in ${side} replica [${displayRoot(r)}]. Check for failing symlinks. ${res.stderr.trim().split('\n')[0] ?? ''}`);
+      } else if (res.exitCode !== 0 && res.exitCode !== 24) {
+        throw new ListingError(r, res.exitCode, res.stderr);
+      }
+      return res.listing;
+    }),
+  );
+  return { initiator: results[0], target: results[1] };
+}
+
+async function initialize(ctx: SyncContext, state: StateDir): Promise<void> {
+  ctx.log.notice('Initializing initiator and target file lists.');
+  const now = await listBoth(ctx);
+  if (ctx.flags.dry) return;
+  for (const s of SIDES) state.writeAfter(s, now[s]);
+}
+
+/** osync's resume bookkeeping. A resumed run redoes detection against the last
+ *  committed base, which converges on what an uninterrupted run would have done. */
+function decideResume(ctx: SyncContext, state: StateDir): void {
+  const { config, log } = ctx;
+  if (!config.resumeSync || config.syncType !== 'bidirectional') return;
+  const count = state.readResumeCount();
+  const markers = SIDES.map((s) => [s, state.readMarker(s) ?? 'synced'] as const).filter(([, m]) => m !== 'synced');
+  if (!markers.length) return;
+  if (count < config.resumeTry) {
+    for (const [side, marker] of markers) {
+      const when = state.markerTime(side)?.toISOString().replace('T', ' ').replace('Z', ' +0000') ?? '';
+      log.notice(`Trying to resume aborted execution on ${when} ${side === 'initiator' ? 'at' : 'as'} task [${marker}] for ${side}. [${count}] previous tries.`);
+    }
+    state.writeResumeCount(count + 1);
+  } else {
+    if (config.resumeTry !== 0) log.warn(`Will not resume aborted execution. Too many resume tries [${count}].`);
+    state.writeResumeCount(0);
+  }
+}
+
+function mark(state: StateDir, step: Step): void {
+  for (const s of SIDES) state.writeMarker(s, step);
+}
+
+async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutcome> {
+  const { config, flags, log, runner, replicas } = ctx;
+  log.notice('Starting synchronization task.');
+  decideResume(ctx, state);
+  const bidirectional = config.syncType === 'bidirectional';
+
+  mark(state, 'replica-tree');
+  const now = await listBoth(ctx);
+  if (bidirectional) for (const s of SIDES) state.writeList(state.name(s, 'tree-current'), [...now[s].keys()].sort());
+  stopIfAsked(ctx);
+
+  const base: Record<Side, BaseListing | null> = bidirectional
+    ? { initiator: state.readBase('initiator'), target: state.readBase('target') }
+    : { initiator: null, target: null };
+  const input: PlanInput = {
+    base,
+    now,
+    policy: {
+      prevalence: config.conflictPrevalance,
+      skipDeletion: config.skipDeletion,
+      syncType: config.syncType,
+      checksum: config.checksum,
+      preservePermissions: config.preservePermissions,
+      preserveExecutability: config.preserveExecutability,
+    },
+  };
+  if (bidirectional) mark(state, 'deleted-list');
+  for (const s of SIDES) if (bidirectional) log.notice(`Creating ${s} replica deleted file list.`);
+  const plan = planSync(input);
+  if (bidirectional) {
+    for (const s of SIDES) state.writeList(state.name(s, 'deleted-list'), plan.deletedOn[s]);
+    for (const s of SIDES) state.remove(state.name(s, 'failed-delete'));
+  }
+  logPlan(ctx, plan);
+  stopIfAsked(ctx);
+
+  const opts = {
+    dry: flags.dry,
+    itemize: flags.verbose || flags.summary,
+    backupSuffix: config.conflictBackupMultiple ? backupSuffix(ctx.startedAt) : undefined,
+  };
+  mark(state, 'delete-propagation');
+  const failed = await applyDeletions(runner, log, config, replicas, plan.actions, opts);
+  for (const s of SIDES) {
+    if (config.skipDeletion.includes(s) && plan.actions.some((a) => a.kind === 'skip' && a.on === s)) log.notice(`Skipping deletion on replica ${s}.`);
+  }
+  stopIfAsked(ctx);
+  mark(state, 'update-replica');
+  const transfers = await applyTransfers(runner, log, config, replicas, plan.actions, opts);
+  for (const a of transfers.failed) failed.add(a);
+  for (const s of SIDES) if (transfers.itemized[s].trim()) log.verbose(`rsync items for ${s}:\n${transfers.itemized[s].trim()}`);
+
+  // Failed deletions are also written in osync's format, so osync.sh retries them too.
+  for (const s of SIDES) {
+    const f = plan.actions.filter((a) => failed.has(a) && a.kind === 'delete' && a.on === s).map((a) => a.path);
+    if (f.length && !flags.dry) state.writeList(state.name(s, 'failed-delete'), f);
+  }
+
+  mark(state, 'replica-tree-after');
+  if (!flags.dry && bidirectional) {
+    const after = expectedAfter(input, plan.actions, failed);
+    for (const s of SIDES) state.writeAfter(s, after[s]);
+  }
+  if (failed.size) {
+    throw new SyncAbort(`${failed.size} action(s) failed; they will be retried on the next run.`);
+  }
+  mark(state, 'synced');
+  state.writeResumeCount(0);
+  log.notice('Finished synchronization task.');
+  const c = changeCounts(plan.actions, failed);
+  log.notice(
+    `Changes: initiator ${c.initiator.created} created, ${c.initiator.updated} updated, ${c.initiator.deleted} deleted; ` +
+      `target ${c.target.created} created, ${c.target.updated} updated, ${c.target.deleted} deleted; ${plan.conflicts.length} conflict(s).`,
+  );
+  return { plan, failed };
+}
+
+function logPlan(ctx: SyncContext, plan: Plan): void {
+  const { log, flags, config } = ctx;
+  if (flags.dry) {
+    for (const a of plan.actions) {
+      const p = displayPath(a.path);
+      if (a.kind === 'copy') log.notice(`Dryrun: would copy [${p}] ${a.from} → ${a.to} (${a.reason}).`);
+      else if (a.kind === 'delete') log.notice(`Dryrun: would delete [${p}] on ${a.on} (${a.reason}).`);
+      else log.notice(`Dryrun: would keep [${p}] on ${a.on} (${a.reason}).`);
+    }
+  }
+  for (const a of plan.actions) {
+    if (a.kind === 'copy' && a.reason === 'kept-over-deletion') {
+      log.notice(`Kept [${displayPath(a.path)}]: deleted on ${a.to} but changed on ${a.from}; copying it back instead of deleting it.`);
+    }
+  }
+  if (config.logConflicts) {
+    if (plan.conflicts.length) {
+      log.always('File conflicts: INITIATOR << >> TARGET');
+      for (const p of plan.conflicts) log.always(`${displayRoot(ctx.replicas.initiator)}${displayPath(p)} << >> ${displayRoot(ctx.replicas.target)}${displayPath(p)}`, true);
+      log.always(`There are ${plan.conflicts.length} conflictual files.`);
+    } else {
+      log.always('There are no conflictual files.');
+    }
+  }
+}
+
+/** CONFLICT_BACKUP_MULTIPLE suffix: .YYYY.MM.DD-HH.MM.SS of the run's start (local time). */
+export function backupSuffix(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `.${d.getFullYear()}.${p(d.getMonth() + 1)}.${p(d.getDate())}-${p(d.getHours())}.${p(d.getMinutes())}.${p(d.getSeconds())}`;
+}
+
+export function printSummary(ctx: SyncContext, outcome: SyncOutcome): void {
+  if (!outcome.plan) return;
+  for (const line of summaryLines(outcome.plan.actions, outcome.failed ?? new Set(), ctx.replicas)) ctx.log.always(line, true);
+}
+
+export function hostName(): string {
+  return os.hostname();
+}

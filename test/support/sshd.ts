@@ -316,7 +316,8 @@ export async function startSshd(): Promise<TestSshd> {
     const filterPath = path.join(dir, 'filter.sh');
     await fsp.writeFile(filterPath, filterScript(), { mode: 0o755 });
     await fsp.chmod(filterPath, 0o755);
-    const filterLine = `command="${filterPath} ${token}" ${filterPub}`;
+    // Run through /bin/sh so a noexec /tmp does not matter.
+    const filterLine = `command="/bin/sh ${filterPath} ${token}" ${filterPub}`;
     const akDir = path.join(dir, 'authorized_keys');
     await fsp.mkdir(akDir, { mode: 0o755 });
     await fsp.chmod(akDir, 0o755);

@@ -7,8 +7,10 @@ import { displayRoot, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
 
 // $1 root  $2 workdir  $3 state dir  $4 create dirs (true|false)  $5 check space (true|false)
+// $6 rsync program that must exist on this host
 const CHECK_SCRIPT = `
 root=$1; work=$2; state=$3
+command -v "$6" >/dev/null 2>&1 || { echo "no-rsync"; exit 3; }
 if [ ! -d "$root" ]; then
   [ "$4" = true ] || { echo "missing"; exit 3; }
   mkdir -p -- "$root" || { echo "cannot-create"; exit 3; }
@@ -26,14 +28,16 @@ export class ReplicaError extends Error {}
 export async function checkReplica(runner: Runner, log: Logger, config: Config, r: Replica, dry: boolean): Promise<void> {
   const where = r.remote ? 'remote' : 'local';
   if (config.minimumSpace !== 0) log.notice(`Checking minimum disk space in ${where} replica [${displayRoot(r)}].`);
-  const res = await runner.runScript(r, CHECK_SCRIPT, [r.root, r.workDir, r.stateDir, String(config.createDirs && !dry), String(config.minimumSpace !== 0)]);
+  const rsyncProgram = r.remote ? remoteRsyncProgram(config) : config.rsyncExecutable;
+  const res = await runner.runScript(r, CHECK_SCRIPT, [r.root, r.workDir, r.stateDir, String(config.createDirs && !dry), String(config.minimumSpace !== 0), rsyncProgram]);
   const out = res.stdout.split('\n');
-  if (res.exitCode === 255 && r.remote) {
+  if (r.remote && (res.exitCode === 255 || /sudo:/.test(res.stderr))) {
     const t = r.remote.target;
-    throw new ReplicaError(`Cannot connect to remote system [${t.host}] port [${t.port}] as [${t.user}]: ${res.stderr.trim().split('\n')[0] || 'ssh failed'}`);
+    throw new ReplicaError(`Cannot connect to remote system [${t.host}] port [${t.port}] as [${t.user}]: ${describeSshFailure(res.stderr)}`);
   }
   if (res.exitCode !== 0) {
     const why = out[0];
+    if (why === 'no-rsync') throw new ReplicaError(`rsync [${rsyncProgram}] was not found on the ${where} host of the ${r.side} replica.`);
     if (why === 'missing') throw new ReplicaError(`${cap(where)} replica path [${displayRoot(r)}] does not exist or is not writable and CREATE_DIRS is not allowed.`);
     if (why === 'not-writable') throw new ReplicaError(`${cap(where)} replica path [${displayRoot(r)}] is not writable.`);
     if (why === 'cannot-create') throw new ReplicaError(`Cannot create ${where} replica path [${displayRoot(r)}].`);
@@ -50,6 +54,26 @@ export async function checkReplica(runner: Runner, log: Logger, config: Config, 
       log.warn(`There is not enough free space on ${where} replica [${displayRoot(r)}] (${free} KB).`);
     }
   }
+}
+
+function remoteRsyncProgram(config: Config): string {
+  const exe = config.rsyncExecutable || 'rsync';
+  return config.rsyncRemotePath ? `${config.rsyncRemotePath.replace(/\/+$/, '')}/${exe}` : exe;
+}
+
+/** ssh's and sudo's own words, turned into one line a sysadmin can act on. */
+export function describeSshFailure(stderr: string): string {
+  const text = stderr.trim();
+  const first = text.split('\n').map((l) => l.trim()).filter(Boolean)[0] ?? '';
+  if (/Host key verification failed|No .* host key is known|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(text))
+    return `host key unknown or changed (add it to known_hosts, or set SSH_IGNORE_KNOWN_HOSTS=true). ${first}`;
+  if (/Permission denied/i.test(text)) return `authentication refused (check SSH_RSA_PRIVATE_KEY and the remote authorized_keys). ${first}`;
+  if (/Connection refused|Connection timed out|No route to host|Could not resolve|Name or service not known|Network is unreachable/i.test(text))
+    return `host unreachable. ${first}`;
+  if (/sudo:.*password is required|sudo:.*a terminal is required/i.test(text))
+    return `sudo asks for a password: SUDO_EXEC needs passwordless sudo for rsync and sh (see README). ${first}`;
+  if (/Syntax error near unexpected token/.test(text)) return `command refused by the remote forced command (check _REMOTE_TOKEN). ${first}`;
+  return first || 'ssh failed';
 }
 
 function cap(s: string): string {

@@ -113,7 +113,7 @@ describe('parseSshUri: malformed URIs throw one clear line', () => {
 describe('sshArgv', () => {
   test('key auth (osync order, BatchMode and ConnectTimeout added)', () => {
     assert.deepEqual(sshArgv({ ...baseOpts, privateKey: '/k/id' }, tgt), [
-      'ssh', '-o', 'Compression=no', '-q', '-i', '/k/id',
+      'ssh', '-o', 'Compression=no', '-o', 'LogLevel=ERROR', '-i', '/k/id',
       '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10',
       '-p', '2222', 'root@localhost',
     ]);
@@ -144,7 +144,7 @@ describe('sshArgv', () => {
       optionalArgs: ['-o', 'ConnectTimeout=3', '-v'],
     }, tgt);
     assert.deepEqual(argv, [
-      'ssh', '-C', '-q', '-i', '/k',
+      'ssh', '-C', '-o', 'LogLevel=ERROR', '-i', '/k',
       '-o', 'UserKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=no',
       '-o', 'ControlMaster=auto', '-o', 'ControlPersist=yes', '-o', 'ControlPath=/run/d/osync.ctrlm.%r@%h.1.2',
       '-o', 'BatchMode=yes',
@@ -169,21 +169,21 @@ describe('rsyncRemoteShell', () => {
   test('osync shape: host-less, port last', () => {
     assert.equal(
       rsyncRemoteShell({ ...baseOpts, privateKey: '/tmp/osync-sshd/id_ed25519' }, tgt),
-      'ssh -o Compression=no -q -i /tmp/osync-sshd/id_ed25519 -o BatchMode=yes -o ConnectTimeout=10 -p 2222',
+      'ssh -o Compression=no -o LogLevel=ERROR -i /tmp/osync-sshd/id_ed25519 -o BatchMode=yes -o ConnectTimeout=10 -p 2222',
     );
   });
   test('sshpass and quoted paths', () => {
     assert.equal(
       rsyncRemoteShell({ ...baseOpts, passwordFile: "/my dir/it's" }, tgt),
-      `sshpass -f "/my dir/it's" ssh -o Compression=no -q -o ConnectTimeout=10 -p 2222`,
+      `sshpass -f "/my dir/it's" ssh -o Compression=no -o LogLevel=ERROR -o ConnectTimeout=10 -p 2222`,
     );
     assert.equal(
       rsyncRemoteShell({ ...baseOpts, passwordFile: `/it's "$x"` }, tgt),
-      `sshpass -f '/it'"'"'s "$x"' ssh -o Compression=no -q -o ConnectTimeout=10 -p 2222`,
+      `sshpass -f '/it'"'"'s "$x"' ssh -o Compression=no -o LogLevel=ERROR -o ConnectTimeout=10 -p 2222`,
     );
     assert.equal(
       rsyncRemoteShell({ ...baseOpts, privateKey: '/a b/k', controlPath: '/r/c.%r@%h' }, tgt),
-      "ssh -o Compression=no -q -i '/a b/k' -o ControlMaster=auto -o ControlPersist=yes -o ControlPath=/r/c.%r@%h -o BatchMode=yes -o ConnectTimeout=10 -p 2222",
+      "ssh -o Compression=no -o LogLevel=ERROR -i '/a b/k' -o ControlMaster=auto -o ControlPersist=yes -o ControlPath=/r/c.%r@%h -o BatchMode=yes -o ConnectTimeout=10 -p 2222",
     );
   });
   test('word forms never contain a backslash outside single quotes', () => {
@@ -199,7 +199,7 @@ describe('rsyncRemoteShell', () => {
 describe('remoteCommand and rsyncPath', () => {
   test('starts with the token exactly like osync, then LC_ALL, then sudo', () => {
     assert.equal(remoteCommand(['bash', '-s'], 'SecretTok42', false), 'env _REMOTE_TOKEN=SecretTok42 env LC_ALL=C bash -s');
-    assert.equal(remoteCommand(['bash', '-s'], 'SecretTok42', true), 'env _REMOTE_TOKEN=SecretTok42 env LC_ALL=C sudo bash -s');
+    assert.equal(remoteCommand(['bash', '-s'], 'SecretTok42', true), 'env _REMOTE_TOKEN=SecretTok42 env LC_ALL=C sudo -n bash -s');
     assert.ok(remoteCommand(['x'], 't', false).startsWith('env _REMOTE_TOKEN=t '));
   });
   test('empty token is still sent', () => {
@@ -218,9 +218,9 @@ describe('remoteCommand and rsyncPath', () => {
   });
   test('rsyncPath forms', () => {
     assert.equal(rsyncPath('', 'rsync', 'T', false), 'env _REMOTE_TOKEN=T env LC_ALL=C rsync');
-    assert.equal(rsyncPath('', 'rsync', 'T', true), 'env _REMOTE_TOKEN=T env LC_ALL=C sudo rsync');
+    assert.equal(rsyncPath('', 'rsync', 'T', true), 'env _REMOTE_TOKEN=T env LC_ALL=C sudo -n rsync');
     assert.equal(rsyncPath('/usr/local/bin', 'rsync', 'T', false), 'env _REMOTE_TOKEN=T env LC_ALL=C /usr/local/bin/rsync');
-    assert.equal(rsyncPath('/usr/local/bin/', 'rsync', 'T', true), 'env _REMOTE_TOKEN=T env LC_ALL=C sudo /usr/local/bin/rsync');
+    assert.equal(rsyncPath('/usr/local/bin/', 'rsync', 'T', true), 'env _REMOTE_TOKEN=T env LC_ALL=C sudo -n /usr/local/bin/rsync');
     assert.equal(rsyncPath('/opt/my tools', 'rsync', 'T', false), "env _REMOTE_TOKEN=T env LC_ALL=C '/opt/my tools/rsync'");
     assert.equal(rsyncPath('', '', 'T', false), 'env _REMOTE_TOKEN=T env LC_ALL=C rsync');
   });

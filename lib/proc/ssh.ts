@@ -158,7 +158,8 @@ function sshWords(opts: SshOptions): string[] {
   words.push('ssh');
   if (opts.compression) words.push('-C');
   else words.push('-o', 'Compression=no');
-  words.push('-q');
+  // Quiet like osync's -q, but keep ssh's errors: they become the one-line reason.
+  words.push('-o', 'LogLevel=ERROR');
   if (opts.privateKey !== '') words.push('-i', opts.privateKey);
   // krb5: nothing to add, GSSAPI is negotiated by ssh itself.
   if (opts.ignoreKnownHosts) words.push('-o', 'UserKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=no');
@@ -214,7 +215,8 @@ export function assertSafeToken(token: string): void {
 
 function prefix(token: string, sudo: boolean): string {
   assertSafeToken(token);
-  return `env _REMOTE_TOKEN=${token} env LC_ALL=C ${sudo ? 'sudo ' : ''}`;
+  // sudo -n: fail at once with "a password is required" instead of hanging on a prompt.
+  return `env _REMOTE_TOKEN=${token} env LC_ALL=C ${sudo ? 'sudo -n ' : ''}`;
 }
 
 /**

@@ -31,7 +31,8 @@ export async function checkReplica(runner: Runner, log: Logger, config: Config, 
   const rsyncProgram = r.remote ? remoteRsyncProgram(config) : config.rsyncExecutable;
   const res = await runner.runScript(r, CHECK_SCRIPT, [r.root, r.workDir, r.stateDir, String(config.createDirs && !dry), String(config.minimumSpace !== 0), rsyncProgram]);
   const out = res.stdout.split('\n');
-  if (r.remote && (res.exitCode === 255 || /sudo:/.test(res.stderr))) {
+  const ours = ['missing', 'not-writable', 'cannot-create', 'cannot-create-state', 'no-rsync'];
+  if (r.remote && res.exitCode !== 0 && !ours.includes(out[0])) {
     const t = r.remote.target;
     throw new ReplicaError(`Cannot connect to remote system [${t.host}] port [${t.port}] as [${t.user}]: ${describeSshFailure(res.stderr)}`);
   }
@@ -80,16 +81,22 @@ function cap(s: string): string {
   return s[0].toUpperCase() + s.slice(1);
 }
 
-// $1 dir  $2 days: remove files, then empty directories, whose ctime is older than $2 days.
+// Pairs of arguments: <dir> <days>. For each: remove files, then empty directories,
+// whose ctime is older than <days> days (find -ctime +N, as osync).
 const CLEANUP_SCRIPT = `
-d=$1
-[ -d "$d" ] || { echo absent; exit 0; }
-find "$d" -type f -ctime +"$2" -exec rm -f -- {} + || exit 1
-find "$d" -mindepth 1 -depth -type d -empty -ctime +"$2" -exec rmdir -- {} + 2>/dev/null
-exit 0
+status=0
+while [ $# -ge 2 ]; do
+  d=$1; days=$2; shift 2
+  if [ ! -d "$d" ]; then echo "absent $d"; continue; fi
+  find "$d" -type f -ctime +"$days" -exec rm -f -- {} + || { echo "failed $d"; status=1; continue; }
+  find "$d" -mindepth 1 -depth -type d -empty -ctime +"$days" -exec rmdir -- {} + 2>/dev/null
+  echo "done $d"
+done
+exit $status
 `;
 
-/** Purge soft-deleted items and conflict backups older than their retention, as osync. */
+/** Purge soft-deleted items and conflict backups older than their retention, as osync:
+ *  one script per replica for both folders. */
 export async function cleanupOld(runner: Runner, log: Logger, config: Config, replicas: Replica[], dry: boolean): Promise<void> {
   const jobs: Array<{ kind: 'backup' | 'deleted'; days: number; label: string }> = [];
   if (config.conflictBackup && config.conflictBackupDays !== 0) {
@@ -100,20 +107,20 @@ export async function cleanupOld(runner: Runner, log: Logger, config: Config, re
     log.notice('Running soft deletion cleanup.');
     jobs.push({ kind: 'deleted', days: config.softDeleteDays, label: 'softdelete' });
   }
+  if (!jobs.length) return;
   await Promise.all(
-    replicas.flatMap((r) =>
-      jobs.map(async (j) => {
-        const dir = `${r.workDir}/${j.kind}`;
-        if (dry) {
-          log.notice(`Listing files older than ${j.days} days on ${r.side} replica for ${j.label} deletion. Does not remove anything.`);
-          return;
-        }
-        log.notice(`Removing files older than ${j.days} days on ${r.side} replica for ${j.label} deletion.`);
-        const res = await runner.runScript(r, CLEANUP_SCRIPT, [dir, String(j.days)]);
-        if (res.stdout.trim() === 'absent') log.verbose(`The ${r.side} replica dir [${dir}] does not exist. Skipping cleaning of old files.`);
-        else if (res.exitCode !== 0) log.error(`Error while executing cleanup on ${r.side} replica. ${res.stderr.trim()}`);
-        else log.notice(`File cleanup complete on ${r.side} replica.`);
-      }),
-    ),
+    replicas.map(async (r) => {
+      for (const j of jobs) {
+        const verb = dry ? 'Listing' : 'Removing';
+        log.notice(`${verb} files older than ${j.days} days on ${r.side} replica for ${j.label} deletion.${dry ? ' Does not remove anything.' : ''}`);
+      }
+      if (dry) return;
+      const res = await runner.runScript(r, CLEANUP_SCRIPT, jobs.flatMap((j) => [`${r.workDir}/${j.kind}`, String(j.days)]));
+      for (const line of res.stdout.split('\n')) {
+        if (line.startsWith('absent ')) log.verbose(`The ${r.side} replica dir [${line.slice(7)}] does not exist. Skipping cleaning of old files.`);
+      }
+      if (res.exitCode !== 0) log.error(`Error while executing cleanup on ${r.side} replica. ${res.stderr.trim()}`);
+      else log.notice(`File cleanup complete on ${r.side} replica.`);
+    }),
   );
 }

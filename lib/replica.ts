@@ -1,6 +1,7 @@
 // Where a replica lives: a local directory, or a directory on a host reached over
 // ssh. Callers pass a Replica around and never branch on local versus remote;
 // only lib/proc knows how to reach it.
+import os from 'node:os';
 import path from 'node:path';
 import type { Config, Side } from './config/types.js';
 import { parseSshUri, rsyncPath, rsyncRemoteShell, sshArgv, type SshOptions, type SshTarget } from './proc/ssh.js';
@@ -9,6 +10,8 @@ export const WORKDIR = '.osync_workdir';
 
 export interface RemoteAccess {
   target: SshTarget;
+  /** ControlMaster socket (SSH_CONTROLMASTER), closed at the end of the run. */
+  controlPath?: string;
   /** argv that opens a shell on the host (the remote command is appended). */
   sshArgv: string[];
   /** Value for rsync -e. */
@@ -46,7 +49,7 @@ export function sshOptionsFor(config: Config, controlPath?: string): SshOptions 
   };
 }
 
-export function makeReplicas(config: Config, cwd: string, localUser: string, controlPath?: string): Record<Side, Replica> {
+export function makeReplicas(config: Config, cwd: string, localUser: string, controlPath = defaultControlPath(config)): Record<Side, Replica> {
   const initiatorRoot = stripSlash(path.resolve(cwd, config.initiatorSyncDir));
   const initiator: Replica = {
     side: 'initiator',
@@ -66,6 +69,7 @@ export function makeReplicas(config: Config, cwd: string, localUser: string, con
       stateDir: config.targetCustomStateDir || `${root}/${WORKDIR}/state`,
       remote: {
         target: t,
+        controlPath,
         sshArgv: sshArgv(opts, t),
         rsyncShell: rsyncRemoteShell(opts, t),
         rsyncPath: rsyncPath(config.rsyncRemotePath, config.rsyncExecutable, config.remoteToken, config.sudoExec),
@@ -83,6 +87,12 @@ export function makeReplicas(config: Config, cwd: string, localUser: string, con
     };
   }
   return { initiator, target };
+}
+
+/** SSH_CONTROLMASTER: one ssh connection for the whole run, its socket in the temp dir. */
+function defaultControlPath(config: Config): string | undefined {
+  if (!config.sshControlmaster) return undefined;
+  return path.join(os.tmpdir(), `osync-ts.ctrlm.%r@%h.${process.pid}`);
 }
 
 /** The replica root as rsync names it, with a trailing slash. */

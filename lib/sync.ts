@@ -61,7 +61,14 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
     throw e;
   } finally {
     await Promise.all(held.map((r) => releaseLock(runner, r, me).catch(() => log.error(`Cannot remove ${r.side} replica lock.`))));
-    if (runner.sshConnections) log.verbose(`ssh connections opened: ${runner.sshConnections}.`);
+    const remote = replicas.target.remote;
+    if (remote?.controlPath) {
+      // Close the shared connection: argv up to the destination, then -O exit.
+      await runner.run([...remote.sshArgv.slice(0, -1), '-O', 'exit', remote.sshArgv[remote.sshArgv.length - 1]]);
+    }
+    if (runner.sshConnections) {
+      log.verbose(`ssh sessions opened: ${runner.sshConnections}${remote?.controlPath ? ' (over one ControlMaster connection)' : ''}.`);
+    }
   }
 }
 

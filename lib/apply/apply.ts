@@ -61,7 +61,7 @@ export async function applyDeletions(
             dry: false,
             suffix: into === 'backup' ? o.backupSuffix : undefined,
           });
-          const res = await runner.run(argv, { input: fileList(group.map((d) => d.path)) });
+          const res = await runner.run(argv, { input: fileList(group.map((d) => d.path)), viaSsh: !!r.remote });
           if (res.exitCode === 0) continue;
           // Which ones went: rsync prints "*deleting <path>" for each item it removed.
           const done = new Set<string>();
@@ -104,7 +104,7 @@ export async function applyTransfers(
       for (const c of copies) log.verbose(`Copying [${displayPath(c.path)}] ${from} → ${to} (${c.reason}).`);
       if (o.dry) return;
       const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, itemize: o.itemize, backupSuffix: o.backupSuffix });
-      const res = await runner.run(argv, { input: fileList(copies.map((c) => c.path)) });
+      const res = await runner.run(argv, { input: fileList(copies.map((c) => c.path)), viaSsh: !!(replicas[from].remote || replicas[to].remote) });
       itemized[to] = res.stdout;
       if (rsyncSucceeded(res.exitCode)) {
         if (res.exitCode === 24) log.warn(`Some files vanished on ${from} replica while updating ${to} replica; the next run picks them up.`);

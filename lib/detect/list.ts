@@ -14,6 +14,7 @@ export interface ListResult {
 export async function listReplica(runner: Runner, config: Config, r: Replica): Promise<ListResult> {
   const listing: Listing = new Map();
   const res = await runner.run(listingArgv(config, r), {
+    viaSsh: !!r.remote,
     onLine: (line) => {
       const parsed = parseListingLine(line);
       if (parsed) listing.set(parsed[0], parsed[1]);

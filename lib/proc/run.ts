@@ -2,6 +2,7 @@
 // (with sudo when SUDO_EXEC). Every command is an argv array; the only shell text
 // is a fixed script sent on stdin, and its arguments are quoted at the ssh boundary.
 import { execa, type ResultPromise } from 'execa';
+import fs from 'node:fs';
 import readline from 'node:readline';
 import type { Logger } from '../report/log.js';
 import type { Replica } from '../replica.js';
@@ -24,13 +25,69 @@ export interface RunOptions {
   cwd?: string;
   /** Receive stdout line by line (latin1: bytes kept 1:1) instead of buffering it. */
   onLine?: (line: string) => void;
+  /** The command opens an ssh session (rsync to a remote replica): counted. */
+  viaSsh?: boolean;
+  /**
+   * Start the command in its own process group; the timeout and killAll() then
+   * signal the whole group, so a shell and everything it started stop together
+   * (hooks: `sh -c 'sleep 100; ...'`).
+   */
+  processGroup?: boolean;
+  /** Do not add the Runner's LC_ALL=C / TZ=UTC (opts.env still applies). */
+  noBaseEnv?: boolean;
 }
 
 const BASE_ENV = { LC_ALL: 'C', TZ: 'UTC' };
+/** After SIGTERM, SIGKILL what is still alive this much later. */
+const FORCE_KILL_MS = 5000;
+
+/** Process ids of every descendant of `pid` (Linux /proc; [] elsewhere). */
+export function descendantPids(pid: number): number[] {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc').filter((e) => /^[0-9]+$/.test(e));
+  } catch {
+    return [];
+  }
+  const children = new Map<number, number[]>();
+  for (const e of entries) {
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${e}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    // pid (comm) state ppid ...; comm may contain spaces and parentheses.
+    const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ppid = Number(after[1]);
+    const list = children.get(ppid) ?? [];
+    list.push(Number(e));
+    children.set(ppid, list);
+  }
+  const out: number[] = [];
+  const todo = [pid];
+  while (todo.length) {
+    for (const c of children.get(todo.pop()!) ?? []) {
+      out.push(c);
+      todo.push(c);
+    }
+  }
+  return out;
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    /* already gone */
+  }
+}
 
 export class Runner {
   /** Children still running, so a signal can stop them all. */
   private readonly live = new Set<ResultPromise>();
+  /** Children started with processGroup: their group is signalled, not just them. */
+  private readonly groups = new Set<ResultPromise>();
   /** ssh connections opened by this run (logged at --verbose). */
   sshConnections = 0;
 
@@ -38,21 +95,33 @@ export class Runner {
 
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     this.log.debug(`Running [${argv.join(' ')}]`);
+    if (opts.viaSsh) this.sshConnections++;
     const child = execa(argv[0], argv.slice(1), {
       input: opts.input,
       reject: false,
       encoding: 'latin1',
       buffer: { stdout: !opts.onLine, stderr: true },
       stdin: opts.input === undefined ? 'ignore' : 'pipe',
-      env: { ...BASE_ENV, ...opts.env },
+      env: opts.noBaseEnv ? { ...opts.env } : { ...BASE_ENV, ...opts.env },
       cwd: opts.cwd,
-      timeout: opts.timeoutMs,
+      timeout: opts.processGroup ? undefined : opts.timeoutMs,
       killSignal: 'SIGTERM',
-      forceKillAfterDelay: 5000,
+      forceKillAfterDelay: FORCE_KILL_MS,
       cleanup: true,
-      detached: false,
+      detached: !!opts.processGroup,
     });
     this.live.add(child);
+    let groupTimer: NodeJS.Timeout | undefined;
+    let groupTimedOut = false;
+    if (opts.processGroup) {
+      this.groups.add(child);
+      if (opts.timeoutMs) {
+        groupTimer = setTimeout(() => {
+          groupTimedOut = true;
+          this.killGroup(child);
+        }, opts.timeoutMs);
+      }
+    }
     let lines: Promise<void> = Promise.resolve();
     if (opts.onLine && child.stdout) {
       const rl = readline.createInterface({ input: child.stdout, crlfDelay: Infinity });
@@ -68,25 +137,57 @@ export class Runner {
         exitCode: r.exitCode ?? (r.signal ? 128 + 15 : 1),
         stdout: typeof r.stdout === 'string' ? r.stdout : '',
         stderr: typeof r.stderr === 'string' ? r.stderr : '',
-        killed: !!r.signal || !!r.isTerminated,
-        timedOut: !!r.timedOut,
+        killed: !!r.signal || !!r.isTerminated || groupTimedOut,
+        timedOut: !!r.timedOut || groupTimedOut,
       };
     } finally {
+      if (groupTimer) clearTimeout(groupTimer);
       this.live.delete(child);
+      this.groups.delete(child);
     }
+  }
+
+  /** SIGTERM a process group, SIGKILL it if still there FORCE_KILL_MS later. */
+  private killGroup(child: ResultPromise): void {
+    const pid = child.pid;
+    if (pid === undefined) return;
+    signal(-pid, 'SIGTERM');
+    setTimeout(() => signal(-pid, 'SIGKILL'), FORCE_KILL_MS).unref();
+  }
+
+  /**
+   * Run `words` on the replica's host: locally as an argv, or over ssh as
+   * `env _REMOTE_TOKEN=… env LC_ALL=C [sudo ]<quoted words>` (sudo when SUDO_EXEC).
+   */
+  async runOn(replica: Replica, words: string[], opts: RunOptions = {}): Promise<RunResult> {
+    if (!replica.remote) return this.run(words, opts);
+    const r = replica.remote;
+    return this.run([...r.sshArgv, remoteCommand(words, r.token, r.sudo)], { ...opts, viaSsh: true });
+  }
+
+  /** Pids of the children running now (for keep-alive and time-limit log lines). */
+  livePids(): number[] {
+    return [...this.live].map((c) => c.pid).filter((p): p is number => p !== undefined);
   }
 
   /** Run a POSIX sh script (fixed text) with arguments on the replica's host. */
   async runScript(replica: Replica, script: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
     if (!replica.remote) return this.run(['sh', '-s', '--', ...args], { ...opts, input: script });
     const r = replica.remote;
-    this.sshConnections++;
     const command = remoteCommand(['sh', '-s', '--', ...args], r.token, r.sudo);
-    return this.run([...r.sshArgv, command], { ...opts, input: script });
+    return this.run([...r.sshArgv, command], { ...opts, input: script, viaSsh: true });
   }
 
   /** Stop every running child (on SIGINT/SIGTERM or the hard time limit). */
   killAll(): void {
-    for (const c of this.live) c.kill('SIGTERM');
+    for (const c of this.live) {
+      if (this.groups.has(c)) {
+        this.killGroup(c);
+        continue;
+      }
+      // rsync forks (generator/receiver, or ssh): stop the whole tree, leaves first.
+      if (c.pid !== undefined) for (const d of descendantPids(c.pid).reverse()) signal(d, 'SIGTERM');
+      c.kill('SIGTERM');
+    }
   }
 }

@@ -1,0 +1,109 @@
+// Run the real command line (`node --import tsx scripts/osync.ts ...`) as a user would.
+//
+//   const r = await runOsync(['--initiator=/tmp/a', '--target=/tmp/b'], { SOFT_DELETE: 'false' });
+//   r.code, r.stdout, r.stderr, r.log   // log = what the run appended to its LOGFILE
+//   await quickSync(a, b, ['--summary'], { CONFLICT_PREVALANCE: 'target' });
+//   const conf = makeConf(dir, { INSTANCE_ID: 't1', INITIATOR_SYNC_DIR: a, TARGET_SYNC_DIR: b });
+//
+// The child gets a minimal environment (PATH, HOME, TMPDIR, TZ) plus `env`, so settings
+// from the developer's shell never leak into a test. LOGFILE is a fresh temp file
+// unless `env.LOGFILE` is given (pass LOGFILE: '' to test the default location).
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const OSYNC_SCRIPT = path.join(REPO_ROOT, 'scripts', 'osync.ts');
+
+export interface OsyncResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Contents of the run's LOGFILE ('' when it was not written). */
+  log: string;
+  logFile: string;
+  pid: number;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  /** Kill the run after this many ms (default 45 s). */
+  timeoutMs?: number;
+  /** Called once the child is spawned (e.g. to learn its pid). */
+  onSpawn?: (child: ChildProcess) => void;
+}
+
+function baseEnv(): Record<string, string> {
+  const e: Record<string, string> = {};
+  for (const k of ['PATH', 'HOME', 'TMPDIR', 'TZ', 'LANG']) {
+    const v = process.env[k];
+    if (v !== undefined) e[k] = v;
+  }
+  return e;
+}
+
+let logCounter = 0;
+function tempLogFile(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts-log-'));
+  return path.join(dir, `osync-${process.pid}-${++logCounter}.log`);
+}
+
+export function runOsync(args: string[], env: Record<string, string> = {}, opts: RunOptions = {}): Promise<OsyncResult> {
+  const logFile = env['LOGFILE'] !== undefined ? env['LOGFILE'] : tempLogFile();
+  const childEnv = { ...baseEnv(), ...env, LOGFILE: logFile };
+  const child = spawn(process.execPath, ['--import', 'tsx', OSYNC_SCRIPT, ...args], {
+    cwd: opts.cwd ?? REPO_ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  opts.onSpawn?.(child);
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  child.stdout!.on('data', (d: Buffer) => out.push(d));
+  child.stderr!.on('data', (d: Buffer) => err.push(d));
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 45_000);
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      let log = '';
+      try {
+        if (logFile) log = fs.readFileSync(logFile, 'utf8');
+      } catch {
+        log = '';
+      }
+      resolve({
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        log,
+        logFile,
+        pid: child.pid ?? -1,
+      });
+    });
+  });
+}
+
+/** Quick-sync run: `--initiator=a --target=b ...extraArgs`. */
+export function quickSync(a: string, b: string, extraArgs: string[] = [], env: Record<string, string> = {}, opts: RunOptions = {}): Promise<OsyncResult> {
+  return runOsync([`--initiator=${a}`, `--target=${b}`, ...extraArgs], env, opts);
+}
+
+/** Write `<dir>/<name>` (default osync-test.conf) with CONFIG_FILE_REVISION=1.3.0 and the given keys. */
+export function makeConf(dir: string, keys: Record<string, string>, name = 'osync-test.conf'): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const lines = ['#!/usr/bin/env bash', '', '[GENERAL]', 'CONFIG_FILE_REVISION=1.3.0'];
+  for (const [k, v] of Object.entries(keys)) lines.push(`${k}="${v.replace(/(["\\$`])/g, '\\$1')}"`);
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  return file;
+}
+
+/** Fail with the run's output when it did not exit as expected (makes failures readable). */
+export function explain(r: OsyncResult): string {
+  return `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}\n--- stdout ---\n${r.stdout}\n--- stderr ---\n${r.stderr}\n--- log ---\n${r.log}`;
+}

@@ -224,8 +224,13 @@ function dropInsideReplacedTypes(decided: Map<string, Action>, now: Record<Side,
   }
   if (!any) return;
   for (const [path, a] of [...decided]) {
-    const side = a.kind === 'copy' ? a.to : a.on;
-    if (ancestors(path).some((d) => replaced[side].has(d))) decided.delete(path);
+    // A copy is dropped when the replaced directory is on either end: on its
+    // destination the content is backed up with the directory, and from its source
+    // it would recreate (through rsync's implied directories) the very directory
+    // the other copy replaces, leaving the replicas different (a file on one side,
+    // a directory on the other).
+    const sides: Side[] = a.kind === 'copy' ? [a.to, a.from] : [a.on];
+    if (ancestors(path).some((d) => sides.some((side) => replaced[side].has(d)))) decided.delete(path);
   }
 }
 

@@ -1,0 +1,428 @@
+// Property-based tests of the pure planner (lib/plan/plan.ts): two in-memory replicas
+// live through random histories of user operations interleaved with syncs. Each sync
+// plans with the base left by the previous one, carries the actions out the way the
+// rsync runs of lib/apply would (deletions first, then copies; whatever is removed or
+// overwritten lands in a "trash" or "backup" bag), and checks:
+//   (a) both replicas are equal afterwards;
+//   (b) no file version that existed before the sync is gone (it is on a replica or in a bag),
+//       a version changed since the last sync never lands in the trash (modified beats deleted),
+//       and it is only backed up when it lost a conflict;
+//   (c) expectedAfter() describes the replicas exactly;
+//   (d) planning again right away finds nothing to do.
+// With random failures injected, one more clean sync restores (a)–(d).
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { Side } from '../lib/config/types.js';
+import type { Entry, Listing } from '../lib/detect/parse-listing.js';
+import {
+  ancestors,
+  expectedAfter,
+  planSync,
+  type Action,
+  type BaseListing,
+  type PlanInput,
+  type PlanPolicy,
+} from '../lib/plan/plan.js';
+
+const SIDES = ['initiator', 'target'] as const;
+// Names chosen to sort around "/" (0x2f): ' ' and '-' and '.' sort before it.
+const NAMES = ['a', 'a b', 'a-b', 'a.c'];
+const MODES = { f: ['-rw-r--r--', '-rwxr-xr-x', '-rw-------'], d: ['drwxr-xr-x', 'drwx------'] };
+const TARGETS = ['a', 'x -> y', '../up', 'a b/a'];
+
+type Replica = Map<string, Entry>;
+interface Bagged { side: Side; path: string; entry: Entry; action: Action }
+interface World {
+  r: Record<Side, Replica>;
+  base: Record<Side, BaseListing | null>;
+  clock: number;
+  trash: Bagged[];
+  backup: Bagged[];
+  /** Things the in-memory rsync had to improvise (missing source, missing parent…). */
+  anomalies: string[];
+}
+
+// ---------------------------------------------------------------------------
+// User operations on one replica (paths stay well-formed: parents are directories).
+
+type Op =
+  | { op: 'create'; path: string; kind: 'f' | 'd' | 'l'; size: number; tie: boolean; target: number }
+  | { op: 'modify'; path: string; size: number; tie: boolean }
+  | { op: 'delete'; path: string }
+  | { op: 'chmod'; path: string; mode: number }
+  | { op: 'rename'; path: string; to: string }
+  | { op: 'retype'; path: string; kind: 'f' | 'd' | 'l'; size: number; target: number };
+
+const pathArb = fc.array(fc.integer({ min: 0, max: NAMES.length - 1 }), { minLength: 1, maxLength: 3 }).map((ix) => ix.map((i) => NAMES[i]).join('/'));
+const kindArb = fc.constantFrom<'f' | 'd' | 'l'>('f', 'f', 'd', 'd', 'l');
+const sizeArb = fc.integer({ min: 0, max: 3 });
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 5, arbitrary: fc.record({ op: fc.constant('create' as const), path: pathArb, kind: kindArb, size: sizeArb, tie: fc.boolean(), target: fc.nat(TARGETS.length - 1) }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('modify' as const), path: pathArb, size: sizeArb, tie: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant('delete' as const), path: pathArb }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('chmod' as const), path: pathArb, mode: fc.nat(2) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant('rename' as const), path: pathArb, to: pathArb }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('retype' as const), path: pathArb, kind: kindArb, size: sizeArb, target: fc.nat(TARGETS.length - 1) }) },
+);
+
+type Step = { side: Side; op: Op } | { sync: true; failSeed: number | null };
+const stepArb = (failures: boolean): fc.Arbitrary<Step> =>
+  fc.oneof(
+    { weight: 6, arbitrary: fc.record({ side: fc.constantFrom<Side>('initiator', 'target'), op: opArb }) },
+    { weight: 2, arbitrary: fc.record({ sync: fc.constant(true as const), failSeed: failures ? fc.option(fc.nat(), { nil: null, freq: 2 }) : fc.constant(null) }) },
+  );
+
+function subtree(r: Replica, root: string): string[] {
+  const prefix = root + '/';
+  return [...r.keys()].filter((k) => k === root || k.startsWith(prefix));
+}
+
+function parentsAreDirs(r: Replica, path: string): boolean {
+  return ancestors(path).every((a) => r.get(a)?.type === 'd');
+}
+
+function makeEntry(w: World, kind: 'f' | 'd' | 'l', size: number, tie: boolean, target: number): Entry {
+  // "tie": reuse a small fixed mtime so both sides often end up with equal mtimes.
+  const mtime = tie ? 1000 + size : ++w.clock;
+  if (kind === 'd') return { type: 'd', size: 0, mtime, mode: MODES.d[0] };
+  if (kind === 'l') return { type: 'l', size: TARGETS[target].length, mtime, mode: 'lrwxrwxrwx', target: TARGETS[target] };
+  return { type: 'f', size, mtime, mode: MODES.f[0] };
+}
+
+function userOp(w: World, side: Side, o: Op): void {
+  const r = w.r[side];
+  const cur = r.get(o.path);
+  switch (o.op) {
+    case 'create': {
+      if (cur) return;
+      // mkdir -p the parents, unless one of them is not a directory.
+      for (const a of ancestors(o.path).reverse()) {
+        const e = r.get(a);
+        if (!e) r.set(a, { type: 'd', size: 0, mtime: ++w.clock, mode: MODES.d[0] });
+        else if (e.type !== 'd') return;
+      }
+      r.set(o.path, makeEntry(w, o.kind, o.size, o.tie, o.target));
+      return;
+    }
+    case 'modify':
+      if (cur?.type !== 'f') return;
+      r.set(o.path, { ...cur, size: o.size, mtime: o.tie ? cur.mtime : ++w.clock });
+      return;
+    case 'delete':
+      for (const k of subtree(r, o.path)) r.delete(k);
+      return;
+    case 'chmod':
+      if (!cur || cur.type === 'l') return;
+      r.set(o.path, { ...cur, mode: MODES[cur.type][o.mode % MODES[cur.type].length] });
+      return;
+    case 'rename': {
+      // mv keeps the entries (and their mtimes); refuse moves into itself or onto something.
+      if (!cur || r.has(o.to) || !parentsAreDirs(r, o.to) || o.to.startsWith(o.path + '/')) return;
+      const moved = subtree(r, o.path).map((k) => [k, r.get(k)!] as const);
+      for (const [k] of moved) r.delete(k);
+      for (const [k, e] of moved) r.set(o.to + k.slice(o.path.length), e);
+      return;
+    }
+    case 'retype': {
+      if (!cur || cur.type === o.kind) return;
+      for (const k of subtree(r, o.path)) r.delete(k);
+      r.set(o.path, makeEntry(w, o.kind, o.size, false, o.target));
+      return;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The in-memory rsync.
+
+function removeInto(w: World, bag: Bagged[], side: Side, root: string, action: Action): void {
+  const r = w.r[side];
+  for (const k of subtree(r, root)) {
+    bag.push({ side, path: k, entry: r.get(k)!, action });
+    r.delete(k);
+  }
+}
+
+function apply(w: World, actions: Action[], failed: Set<Action>): void {
+  const todo = actions.filter((a) => !failed.has(a));
+  // Deletions run first (one batch per side), then the transfers.
+  for (const a of todo) {
+    if (a.kind !== 'delete') continue;
+    if (!w.r[a.on].has(a.path)) {
+      w.anomalies.push(`delete of missing ${a.on}:${a.path}`);
+      continue;
+    }
+    removeInto(w, a.into === 'deleted' ? w.trash : w.backup, a.on, a.path, a);
+  }
+  const copies = todo.filter((a): a is Extract<Action, { kind: 'copy' }> => a.kind === 'copy');
+  copies.sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+  for (const a of copies) {
+    const src = w.r[a.from].get(a.path);
+    const dest = w.r[a.to];
+    if (!src) {
+      // rsync --ignore-missing-args skips it.
+      w.anomalies.push(`copy of missing ${a.from}:${a.path}`);
+      continue;
+    }
+    // --relative creates the implied parent directories, with the source's attributes.
+    for (const dir of ancestors(a.path).reverse()) {
+      const have = dest.get(dir);
+      if (have?.type === 'd') continue;
+      w.anomalies.push(`implied dir ${a.to}:${dir} (${have ? 'replacing ' + have.type : 'missing'})`);
+      if (have) removeInto(w, w.backup, a.to, dir, a);
+      const s = w.r[a.from].get(dir);
+      dest.set(dir, s?.type === 'd' ? s : { type: 'd', size: 0, mtime: -1, mode: MODES.d[0] });
+    }
+    const old = dest.get(a.path);
+    if (old) {
+      if (old.type === 'd' && src.type === 'd') {
+        // attributes only
+      } else if (old.type === 'd') {
+        removeInto(w, w.backup, a.to, a.path, a); // --force --backup
+      } else if (!(old.type === 'f' && src.type === 'f' && old.size === src.size && old.mtime === src.mtime)) {
+        // (a file that passes rsync's quick check is not transferred, only its attributes)
+        w.backup.push({ side: a.to, path: a.path, entry: old, action: a });
+      }
+    }
+    dest.set(a.path, src);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Invariants.
+
+function fileVersions(w: World): Set<string> {
+  const out = new Set<string>();
+  for (const s of SIDES) for (const [p, e] of w.r[s]) if (e.type === 'f') out.add(`${p}|${e.size}|${e.mtime}`);
+  return out;
+}
+
+function versionsAnywhere(w: World): Set<string> {
+  const out = fileVersions(w);
+  for (const b of [...w.trash, ...w.backup]) if (b.entry.type === 'f') out.add(`${b.path}|${b.entry.size}|${b.entry.mtime}`);
+  return out;
+}
+
+function describeEntry(e: Entry | null | undefined, policy: PlanPolicy): string {
+  if (!e) return String(e);
+  const mode = e.type === 'l' ? '' : policy.preservePermissions ? e.mode : policy.preserveExecutability && e.type === 'f' ? e.mode[3] + e.mode[6] + e.mode[9] : '';
+  if (e.type === 'd') return `d ${mode}`;
+  if (e.type === 'l') return `l ->${e.target}`;
+  return `f ${e.size}@${e.mtime} ${mode}`;
+}
+
+function assertEqualReplicas(w: World, policy: PlanPolicy, ctx: string): void {
+  const view = (s: Side) => new Map([...w.r[s]].map(([p, e]) => [p, describeEntry(e, policy)]));
+  assert.deepEqual(view('target'), view('initiator'), `${ctx}: replicas differ`);
+}
+
+function sortedObj(m: Map<string, Entry | null>): Record<string, Entry | null> {
+  return Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+interface SyncResult { actions: Action[]; failed: Set<Action>; conflicts: string[]; input: PlanInput }
+
+function runSync(w: World, policy: PlanPolicy, failSeed: number | null): SyncResult {
+  const before = versionsAnywhere(w);
+  const trashFrom = w.trash.length;
+  const backupFrom = w.backup.length;
+  const anomaliesFrom = w.anomalies.length;
+  const input: PlanInput = { base: w.base, now: { initiator: new Map(w.r.initiator), target: new Map(w.r.target) }, policy };
+  const plan = planSync(input);
+  const failed = new Set<Action>();
+  if (failSeed !== null) {
+    let x = failSeed;
+    for (const a of plan.actions) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      if (x % 3 === 0) failed.add(a);
+    }
+  }
+  apply(w, plan.actions, failed);
+  const after = expectedAfter(input, plan.actions, failed);
+  const ctx = `actions ${JSON.stringify(plan.actions)} failed ${JSON.stringify([...failed])}`;
+
+  // (b) nothing vanished …
+  const now = versionsAnywhere(w);
+  for (const v of before) assert.ok(now.has(v), `(b) file version ${v} lost; ${ctx}`);
+  // … what went to the trash was unchanged since the last run …
+  for (const t of w.trash.slice(trashFrom)) {
+    const b = w.base[t.side]?.get(t.path);
+    assert.ok(b, `(b) ${t.side}:${t.path} trashed though the base did not know it; ${ctx}`);
+    assert.equal(describeEntry(t.entry, policy), describeEntry(b, policy), `(b) ${t.side}:${t.path} changed since the last run but trashed; ${ctx}`);
+  }
+  // … and a changed version is only backed up when it lost a conflict (at it or above it).
+  for (const t of w.backup.slice(backupFrom)) {
+    if (t.entry.type !== 'f') continue;
+    const b = w.base[t.side]?.get(t.path);
+    if (b && describeEntry(t.entry, policy) === describeEntry(b, policy)) continue;
+    const inConflict = [t.path, ...ancestors(t.path)].some((p) => plan.conflicts.includes(p));
+    // A directory replaced by a file on the other side takes new content below it along.
+    const underReplaced = ancestors(t.path).some((d) =>
+      plan.actions.some((a) => a.kind === 'copy' && a.path === d && a.to === t.side && input.now[a.from].get(d)?.type !== 'd'),
+    );
+    assert.ok(inConflict || underReplaced, `(b) changed ${t.side}:${t.path} ${describeEntry(t.entry, policy)} overwritten without a conflict; ${ctx}`);
+  }
+
+  if (failed.size === 0) {
+    assert.deepEqual(w.anomalies.slice(anomaliesFrom), [], `apply anomalies; ${ctx}`);
+    // (a)
+    assertEqualReplicas(w, policy, ctx);
+    // (c)
+    for (const s of SIDES) assert.deepEqual(sortedObj(after[s]), sortedObj(w.r[s]), `(c) expectedAfter(${s}) differs from the replica; ${ctx}`);
+  }
+  w.base = after;
+  if (failed.size === 0) {
+    // (d)
+    const again = planSync({ base: w.base, now: { initiator: new Map(w.r.initiator), target: new Map(w.r.target) }, policy });
+    const left = again.actions.filter((a) => !(policy.checksum && a.reason === 'checksum'));
+    assert.deepEqual(left, [], `(d) second sync still has work; ${ctx}`);
+  }
+  return { actions: plan.actions, failed, conflicts: plan.conflicts, input };
+}
+
+function newWorld(): World {
+  return { r: { initiator: new Map(), target: new Map() }, base: { initiator: null, target: null }, clock: 2000, trash: [], backup: [], anomalies: [] };
+}
+
+function runHistory(steps: Step[], policy: PlanPolicy, initial?: Op[][]): void {
+  const w = newWorld();
+  // Optionally start from two different populated replicas (first run = union).
+  if (initial) initial.forEach((ops, i) => ops.forEach((o) => userOp(w, SIDES[i], o)));
+  let pendingFailure = false;
+  for (const st of steps) {
+    if ('sync' in st) {
+      const res = runSync(w, policy, st.failSeed);
+      pendingFailure = res.failed.size > 0;
+    } else {
+      userOp(w, st.side, st.op);
+    }
+  }
+  // Finish with a clean sync: after failures this one must repair everything.
+  if (pendingFailure || steps.length) runSync(w, policy, null);
+}
+
+const basePolicy: PlanPolicy = {
+  prevalence: 'initiator',
+  skipDeletion: [],
+  syncType: 'bidirectional',
+  checksum: false,
+  preservePermissions: true,
+  preserveExecutability: true,
+};
+
+const NUM_RUNS = Number(process.env.PLAN_PROPERTY_RUNS ?? 300);
+
+describe('planner properties (two in-memory replicas, random histories)', () => {
+  const policies: Array<[string, PlanPolicy]> = [
+    ['default policy', basePolicy],
+    ['CONFLICT_PREVALANCE=target', { ...basePolicy, prevalence: 'target' }],
+    ['PRESERVE_PERMISSIONS=false', { ...basePolicy, preservePermissions: false }],
+    ['PRESERVE_PERMISSIONS=false, no executability', { ...basePolicy, preservePermissions: false, preserveExecutability: false }],
+    ['CHECKSUM=true', { ...basePolicy, checksum: true }],
+  ];
+  for (const [name, policy] of policies) {
+    test(`${name}: syncs converge, nothing changed is lost, expectedAfter is exact`, () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.array(opArb, { maxLength: 8 }), { minLength: 2, maxLength: 2 }),
+          fc.array(stepArb(false), { minLength: 1, maxLength: 30 }),
+          (initial, steps) => runHistory(steps, policy, initial),
+        ),
+        { numRuns: NUM_RUNS, includeErrorInReport: true },
+      );
+    });
+  }
+
+  test('random failed actions: the next clean sync converges and nothing is lost', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(opArb, { maxLength: 8 }), { minLength: 2, maxLength: 2 }),
+        fc.array(stepArb(true), { minLength: 1, maxLength: 30 }),
+        fc.constantFrom<Side>('initiator', 'target'),
+        (initial, steps, prevalence) => runHistory(steps, { ...basePolicy, prevalence }, initial),
+      ),
+      { numRuns: NUM_RUNS, includeErrorInReport: true },
+    );
+  });
+
+  test('SKIP_DELETION: the skipped side keeps its copy, which comes back on the next run', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(opArb, { maxLength: 8 }), { minLength: 2, maxLength: 2 }),
+        fc.array(fc.record({ side: fc.constantFrom<Side>('initiator', 'target'), op: opArb }), { maxLength: 10 }),
+        fc.subarray<Side>(['initiator', 'target'], { minLength: 1 }),
+        (initial, ops, skip) => {
+          const policy = { ...basePolicy, skipDeletion: skip };
+          const w = newWorld();
+          initial.forEach((list, i) => list.forEach((o) => userOp(w, SIDES[i], o)));
+          const input = () => ({ base: w.base, now: { initiator: new Map(w.r.initiator), target: new Map(w.r.target) }, policy });
+          const first = input();
+          const p1 = planSync(first);
+          assert.ok(!p1.actions.some((a) => a.kind !== 'copy'), 'first run: copies only');
+          apply(w, p1.actions, new Set());
+          w.base = expectedAfter(first, p1.actions, new Set());
+          for (const { side, op } of ops) userOp(w, side, op);
+          const before = versionsAnywhere(w);
+          const second = input();
+          const p2 = planSync(second);
+          for (const a of p2.actions) {
+            if (a.kind === 'delete') assert.ok(!skip.includes(a.on), `delete on skipped side ${a.on}`);
+            if (a.kind === 'skip') assert.ok(skip.includes(a.on) && a.reason === 'skip-deletion');
+          }
+          apply(w, p2.actions, new Set());
+          w.base = expectedAfter(second, p2.actions, new Set());
+          for (const v of before) assert.ok(versionsAnywhere(w).has(v), `lost ${v}`);
+          // Only skip actions may be left: one more run copies the kept items back.
+          const third = input();
+          const p3 = planSync(third);
+          for (const a of p3.actions) assert.equal(a.kind, 'copy', JSON.stringify(a));
+          const skipped = new Set(p2.actions.filter((a) => a.kind === 'skip').map((a) => a.path));
+          for (const a of p3.actions) assert.ok([a.path, ...ancestors(a.path)].some((p) => skipped.has(p)), `unexpected ${JSON.stringify(a)}`);
+          apply(w, p3.actions, new Set());
+          w.base = expectedAfter(third, p3.actions, new Set());
+          assertEqualReplicas(w, policy, 'after the copy-back run');
+          assert.deepEqual(planSync(input()).actions, []);
+        },
+      ),
+      { numRuns: Math.ceil(NUM_RUNS / 2), includeErrorInReport: true },
+    );
+  });
+
+  for (const syncType of ['initiator2target', 'target2initiator'] as const) {
+    test(`SYNC_TYPE=${syncType}: destination mirrors the source except newer files; removed files go to backup`, () => {
+      const from: Side = syncType === 'initiator2target' ? 'initiator' : 'target';
+      const to: Side = from === 'initiator' ? 'target' : 'initiator';
+      const policy: PlanPolicy = { ...basePolicy, syncType };
+      fc.assert(
+        fc.property(fc.array(fc.array(opArb, { maxLength: 12 }), { minLength: 2, maxLength: 2 }), (initial) => {
+          const w = newWorld();
+          initial.forEach((ops, i) => ops.forEach((o) => userOp(w, SIDES[i], o)));
+          const before = versionsAnywhere(w);
+          const srcBefore = new Map(w.r[from]);
+          const destBefore = new Map(w.r[to]);
+          const input: PlanInput = { base: { initiator: null, target: null }, now: { initiator: new Map(w.r.initiator), target: new Map(w.r.target) }, policy };
+          const plan = planSync(input);
+          for (const a of plan.actions) {
+            if (a.kind === 'copy') assert.deepEqual([a.from, a.to, a.reason], [from, to, 'mirror']);
+            else assert.deepEqual([a.kind, a.on, a.reason, (a as { into?: string }).into], ['delete', to, 'mirror', 'backup']);
+          }
+          apply(w, plan.actions, new Set());
+          assert.deepEqual(w.anomalies, []);
+          assert.deepEqual(w.trash, []);
+          assert.deepEqual(w.r[from], srcBefore, 'the source is never touched');
+          for (const v of before) assert.ok(versionsAnywhere(w).has(v), `lost ${v}`);
+          assert.deepEqual([...w.r[to].keys()].sort(), [...srcBefore.keys()].sort(), 'same paths');
+          for (const [p, e] of w.r[to]) {
+            const s = srcBefore.get(p)!;
+            const d = destBefore.get(p);
+            const keptNewer = d && d.type === 'f' && s.type === 'f' && d.mtime > s.mtime && d === e;
+            if (!keptNewer) assert.equal(describeEntry(e, policy), describeEntry(s, policy), p);
+          }
+          assert.deepEqual(planSync({ ...input, now: { initiator: new Map(w.r.initiator), target: new Map(w.r.target) } }).actions, []);
+        }),
+        { numRuns: NUM_RUNS, includeErrorInReport: true },
+      );
+    });
+  }
+});

@@ -1,5 +1,7 @@
-// One invocation, start to end: read the command line, open the log, run the sync,
-// print the final line and return osync's exit code. Never throws.
+// One invocation, start to end: read the command line, open the log, run the
+// before hooks, run the sync under time control and signal handling, decide the
+// exit code, run the after hooks, print the final line, send the alert mails and
+// return osync's exit code. Never throws.
 import os from 'node:os';
 import { parseCommandLine, usageText } from './config/load.js';
 import { preConfigLogFile, resolveLogFile } from './config/logfile.js';
@@ -7,7 +9,10 @@ import { ConfigError, type Config, type RunFlags } from './config/types.js';
 import { Runner } from './proc/run.js';
 import { makeReplicas } from './replica.js';
 import { Logger } from './report/log.js';
-import { printSummary, runSync, type SyncContext } from './sync.js';
+import { printSummary, runSync, type SyncContext, type SyncOutcome } from './sync.js';
+import { runHooks, type HookContext } from './hooks.js';
+import { conflictsMail, currentlyRunningMail, finishedRunMail, mailsEnabled, sendMail, type AlertContext } from './report/alerts.js';
+import { watchTask } from './timelimit.js';
 import { OSYNC_COMPAT, VERSION } from './version.js';
 
 export interface MainIo {
@@ -71,30 +76,95 @@ export async function main(io: MainIo): Promise<number> {
   for (const w of warnings) log.warn(w);
 
   const runner = new Runner(log);
-  let stopReason: string | null = null;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (stopReason) return;
-    stopReason = `Stopped by ${sig}.`;
-    log.warn(` /!\\ WARNING: ${sig} received. Stopping osync-ts; replicas get unlocked and the next run resumes.`);
+  const alertCtx: AlertContext = { config, flags, log, runner, startedAt, formatDate: dateStamp, pathEnv: io.env.PATH };
+  const pendingMails: Promise<unknown>[] = [];
+
+  // Stopping. osync needs two SIGINT/SIGTERM to stop a run (the first only warns);
+  // here ONE signal stops it: children are killed (whole trees), runSync aborts at
+  // its next boundary, locks are released, the resume markers stay, so the next
+  // run resumes. Exit code 2 (as osync after a double signal) unless an ERROR had
+  // been logged before the signal; errors caused by the kill itself do not count.
+  let stop: { reason: string; bySignal: boolean; erroredBefore: boolean } | null = null;
+  const requestStop = (reason: string, bySignal: boolean, erroredBefore: boolean) => {
+    if (!stop) stop = { reason, bySignal, erroredBefore };
     runner.killAll();
+  };
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (stop) {
+      log.warn(` /!\\ WARNING: ${sig} received again; still stopping.`);
+      runner.killAll();
+      return;
+    }
+    const erroredBefore = log.errored;
+    log.warn(` /!\\ WARNING: ${sig} received. Exiting osync-ts. Please wait while replicas get unlocked...`);
+    requestStop(`Sync stopped by ${sig}. The next run will resume.`, true, erroredBefore);
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
   for (const s of signals) process.on(s, onSignal);
 
+  let hookCtx: HookContext | null = null;
+  let outcome: SyncOutcome = {};
   try {
     const replicas = makeReplicas(config, io.cwd, os.userInfo().username);
-    const ctx: SyncContext = { config, flags, log, runner, replicas, startedAt, stopRequested: () => stopReason };
-    const outcome = await runSync(ctx);
-    if (flags.summary) printSummary(ctx, outcome);
+    hookCtx = { config, flags, log, runner, replicas, cwd: io.cwd };
+    // Before hooks run before replica checks and locks (osync: after the replica
+    // checks, before the locks), so a hook may prepare a replica (mount a share).
+    const beforeOk = await runHooks(hookCtx, 'before');
+    let go = true;
+    if (!beforeOk && config.stopOnCmdError) {
+      log.critical('Stopping on command execution error.');
+      go = false;
+    }
+    if (stop) go = false;
+    if (go) {
+      const ctx: SyncContext = { config, flags, log, runner, replicas, startedAt, stopRequested: () => stop?.reason ?? null };
+      const watch = watchTask({
+        log,
+        task: 'Sync',
+        since: startedAt.getTime(),
+        soft: config.softMaxExecTime,
+        hard: config.hardMaxExecTime,
+        keepLogging: config.keepLogging,
+        pids: () => runner.livePids(),
+        onSoft: () => pendingMails.push(sendMail(alertCtx, currentlyRunningMail(alertCtx, 'warning'))),
+        onHard: () => {
+          requestStop(`Sync stopped: max hard execution time [${config.hardMaxExecTime}] exceeded. The next run will resume.`, false, true);
+          pendingMails.push(sendMail(alertCtx, currentlyRunningMail(alertCtx, 'error')));
+        },
+      });
+      try {
+        outcome = await runSync(ctx);
+      } finally {
+        watch.stop();
+      }
+      if (flags.summary) printSummary(ctx, outcome);
+    }
   } catch (e) {
     log.critical(`Unexpected failure: ${(e as Error).stack ?? e}`);
-  } finally {
-    for (const s of signals) process.off(s, onSignal);
   }
-  const code = log.exitCode();
+
+  // The exit code is decided here, before the after hooks (osync's quit handler).
+  const stopped = stop as { bySignal: boolean; erroredBefore: boolean } | null;
+  const code = stopped?.bySignal ? (stopped.erroredBefore ? 1 : 2) : log.exitCode();
+  let afterFailed = false;
+  if (hookCtx && (code === 0 || config.runAfterCmdOnError)) {
+    afterFailed = !(await runHooks(hookCtx, 'after'));
+  }
+  for (const s of signals) process.off(s, onSignal);
+  // Failures after this point (after hooks, mail) are logged but do not change the code.
   if (code === 1) log.error('osync finished with errors.');
   else if (code === 2) log.warn('osync finished with warnings.');
   else log.always('osync finished.');
+
+  if (mailsEnabled(alertCtx)) {
+    await Promise.all(pendingMails);
+    // A failed after hook makes the mail an error alert even though the exit code stays.
+    const kind = code === 1 || afterFailed ? 'error' : code === 2 ? 'warning' : 'clean';
+    const mail = finishedRunMail(alertCtx, kind);
+    if (mail) await sendMail(alertCtx, mail);
+    const conflicts = outcome.plan?.conflicts ?? [];
+    if (config.alertConflicts && conflicts.length) await sendMail(alertCtx, conflictsMail(alertCtx, conflicts));
+  }
   log.closeFile();
   return code;
 }

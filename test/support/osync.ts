@@ -16,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const OSYNC_SCRIPT = path.join(REPO_ROOT, 'scripts', 'osync.ts');
+/** tsx's loader as a file URL, so runs work from any cwd. */
+const TSX_LOADER = import.meta.resolve('tsx');
 
 export interface OsyncResult {
   code: number | null;
@@ -54,7 +56,7 @@ function tempLogFile(): string {
 export function runOsync(args: string[], env: Record<string, string> = {}, opts: RunOptions = {}): Promise<OsyncResult> {
   const logFile = env['LOGFILE'] !== undefined ? env['LOGFILE'] : tempLogFile();
   const childEnv = { ...baseEnv(), ...env, LOGFILE: logFile };
-  const child = spawn(process.execPath, ['--import', 'tsx', OSYNC_SCRIPT, ...args], {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, OSYNC_SCRIPT, ...args], {
     cwd: opts.cwd ?? REPO_ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -84,7 +84,7 @@ function parentsAreDirs(r: Replica, path: string): boolean {
 
 function makeEntry(w: World, kind: 'f' | 'd' | 'l', size: number, tie: boolean, target: number): Entry {
   // "tie": reuse a small fixed mtime so both sides often end up with equal mtimes.
-  const mtime = tie ? 1000 + size : ++w.clock;
+  const mtime = tie ? 1000 : ++w.clock;
   if (kind === 'd') return { type: 'd', size: 0, mtime, mode: MODES.d[0] };
   if (kind === 'l') return { type: 'l', size: TARGETS[target].length, mtime, mode: 'lrwxrwxrwx', target: TARGETS[target] };
   return { type: 'f', size, mtime, mode: MODES.f[0] };
@@ -248,6 +248,7 @@ function runSync(w: World, policy: PlanPolicy, failSeed: number | null): SyncRes
   // … what went to the trash was unchanged since the last run …
   for (const t of w.trash.slice(trashFrom)) {
     const b = w.base[t.side]?.get(t.path);
+    if (b === null) continue; // osync-written base: no way to tell (osync deletes too)
     assert.ok(b, `(b) ${t.side}:${t.path} trashed though the base did not know it; ${ctx}`);
     assert.equal(describeEntry(t.entry, policy), describeEntry(b, policy), `(b) ${t.side}:${t.path} changed since the last run but trashed; ${ctx}`);
   }
@@ -266,6 +267,14 @@ function runSync(w: World, policy: PlanPolicy, failSeed: number | null): SyncRes
 
   if (failed.size === 0) {
     assert.deepEqual(w.anomalies.slice(anomaliesFrom), [], `apply anomalies; ${ctx}`);
+    // Conflicts between two files: the newer mtime wins, ties go to CONFLICT_PREVALANCE.
+    for (const c of plan.conflicts) {
+      const i = input.now.initiator.get(c);
+      const t = input.now.target.get(c);
+      if (i?.type !== 'f' || t?.type !== 'f') continue;
+      const winner = i.mtime === t.mtime ? input.now[policy.prevalence].get(c)! : i.mtime > t.mtime ? i : t;
+      for (const s of SIDES) assert.equal(describeEntry(w.r[s].get(c), policy), describeEntry(winner, policy), `conflict winner at ${s}:${c}; ${ctx}`);
+    }
     // (a)
     assertEqualReplicas(w, policy, ctx);
     // (c)
@@ -285,13 +294,19 @@ function newWorld(): World {
   return { r: { initiator: new Map(), target: new Map() }, base: { initiator: null, target: null }, clock: 2000, trash: [], backup: [], anomalies: [] };
 }
 
-function runHistory(steps: Step[], policy: PlanPolicy, initial?: Op[][]): void {
+/** The base as osync.sh would have left it: paths only. */
+function pathsOnly(base: BaseListing | null): BaseListing | null {
+  return base && new Map([...base.keys()].map((k) => [k, null]));
+}
+
+function runHistory(steps: Step[], policy: PlanPolicy, initial?: Op[][], osyncBase = false): void {
   const w = newWorld();
   // Optionally start from two different populated replicas (first run = union).
   if (initial) initial.forEach((ops, i) => ops.forEach((o) => userOp(w, SIDES[i], o)));
   let pendingFailure = false;
   for (const st of steps) {
     if ('sync' in st) {
+      if (osyncBase) w.base = { initiator: pathsOnly(w.base.initiator), target: pathsOnly(w.base.target) };
       const res = runSync(w, policy, st.failSeed);
       pendingFailure = res.failed.size > 0;
     } else {
@@ -311,7 +326,7 @@ const basePolicy: PlanPolicy = {
   preserveExecutability: true,
 };
 
-const NUM_RUNS = Number(process.env.PLAN_PROPERTY_RUNS ?? 300);
+const NUM_RUNS = Number(process.env.PLAN_PROPERTY_RUNS ?? 1000);
 
 describe('planner properties (two in-memory replicas, random histories)', () => {
   const policies: Array<[string, PlanPolicy]> = [
@@ -341,6 +356,18 @@ describe('planner properties (two in-memory replicas, random histories)', () => 
         fc.array(stepArb(true), { minLength: 1, maxLength: 30 }),
         fc.constantFrom<Side>('initiator', 'target'),
         (initial, steps, prevalence) => runHistory(steps, { ...basePolicy, prevalence }, initial),
+      ),
+      { numRuns: NUM_RUNS, includeErrorInReport: true },
+    );
+  });
+
+  test('every run starts from an osync-written base (paths only, no metadata)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(opArb, { maxLength: 8 }), { minLength: 2, maxLength: 2 }),
+        fc.array(stepArb(true), { minLength: 1, maxLength: 30 }),
+        fc.constantFrom<Side>('initiator', 'target'),
+        (initial, steps, prevalence) => runHistory(steps, { ...basePolicy, prevalence }, initial, true),
       ),
       { numRuns: NUM_RUNS, includeErrorInReport: true },
     );

@@ -62,7 +62,8 @@ export async function applyDeletions(
             suffix: into === 'backup' ? o.backupSuffix : undefined,
           });
           const res = await runner.run(argv, { input: fileList(group.map((d) => d.path)), viaSsh: !!r.remote });
-          if (res.exitCode === 0) continue;
+          // 24: rsync notes that the (empty) source lacks the parent dirs; not a failure.
+          if (rsyncSucceeded(res.exitCode)) continue;
           // Which ones went: rsync prints "*deleting <path>" for each item it removed.
           const done = new Set<string>();
           for (const line of res.stdout.split('\n')) {

@@ -124,6 +124,8 @@ export class Runner {
     }
     let lines: Promise<void> = Promise.resolve();
     if (opts.onLine && child.stdout) {
+      // latin1 keeps every byte of a file name as one char (readline would decode UTF-8).
+      child.stdout.setEncoding('latin1');
       const rl = readline.createInterface({ input: child.stdout, crlfDelay: Infinity });
       const onLine = opts.onLine;
       lines = (async () => {

@@ -52,9 +52,10 @@ export function decideLock(existing: string | null, me: LockOwner, ctx: LockCont
     };
   }
   if (ctx.forceStrangerLockResume) {
+    // NOTICE, as osync re-logs it: a takeover the user asked for is not a warning.
     return {
       kind: 'replace',
-      level: 'WARN',
+      level: 'NOTICE',
       notice: `There is a remote (maybe dead) osync lock [${content}] on target replica that does not correspond to this initiator INSTANCE_ID. Forcing resume.`,
     };
   }

@@ -8,6 +8,7 @@ import { displayPath, type Listing } from './detect/parse-listing.js';
 import { applyDeletions, applyTransfers } from './apply/apply.js';
 import { expectedAfter, planSync, type Action, type BaseListing, type Plan, type PlanInput } from './plan/plan.js';
 import type { Runner } from './proc/run.js';
+import { checkLocalTools, pingHosts } from './connectivity.js';
 import { checkReplica, cleanupOld, ReplicaError } from './replica-check.js';
 import { displayRoot, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
@@ -42,6 +43,8 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
   const held: Replica[] = [];
   const me: LockOwner = { pid: process.pid, instanceId: config.instanceId };
   try {
+    checkLocalTools(config, replicas.target);
+    await pingHosts(runner, log, config, replicas.target);
     await Promise.all(SIDES.map((s) => checkReplica(runner, log, config, replicas[s], flags.dry)));
     if (!flags.noLocks) await takeLocks(ctx, me, held);
     const state = new StateDir(replicas.initiator.stateDir, config.instanceId, flags.dry);

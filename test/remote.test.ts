@@ -196,6 +196,29 @@ describe('remote target over ssh', () => {
     assert.deepEqual(readTree(b), {});
   });
 
+  test('SSH_PASSWORD_FILE without sshpass installed: one clear line, nothing touched', async () => {
+    const { a, b, root } = pair();
+    writeTree(a, { 'f': 'x' });
+    // A PATH with the usual tools but no sshpass.
+    const bin = path.join(root, 'bin');
+    fs.mkdirSync(bin);
+    for (const tool of ['rsync', 'ssh', 'sh', 'df', 'find', 'cat', 'mkdir', 'mv', 'rm', 'tail']) {
+      for (const dir of ['/usr/bin', '/bin']) {
+        if (fs.existsSync(path.join(dir, tool))) {
+          fs.symlinkSync(path.join(dir, tool), path.join(bin, tool));
+          break;
+        }
+      }
+    }
+    const pw = path.join(root, 'password');
+    fs.writeFileSync(pw, 'secret\n');
+    const r = await runOsync([`--initiator=${a}`, `--target=${sshdUri(sshd, 'root', b)}`, `--password-file=${pw}`], { PATH: bin });
+    assert.equal(r.code, 1, explain(r));
+    assert.match(r.log, /\(CRITICAL\):sshpass not present\. Cannot start sync\. SSH_PASSWORD_FILE needs sshpass/);
+    assert.deepEqual(readTree(b), {});
+    assert.ok(!fs.existsSync(path.join(a, '.osync_workdir')));
+  });
+
   test('CREATE_DIRS creates the remote root, TARGET_CUSTOM_STATE_DIR is created on the target', async () => {
     const { a, b, root } = pair();
     writeTree(a, { 'f': 'x' });

@@ -1,0 +1,252 @@
+// Mail alerts (osync §10) through the real command line and a real SMTP receiver
+// on loopback (test/support/smtp.ts), or a stand-in `sendmail` program on PATH.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { closedPort, startSmtp, type TestSmtp } from './support/smtp.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SCRIPT = path.join(ROOT, 'scripts', 'osync.ts');
+const TO = ['ops@example.org', 'backup-admin@example.net'];
+
+interface Result {
+  code: number | null;
+  log: string;
+  stdout: string;
+  stderr: string;
+}
+
+function runConf(dir: string, keys: Record<string, string>, args: string[] = [], env: Record<string, string> = {}): Promise<Result> {
+  const logFile = path.join(dir, `run-${randomBytes(4).toString('hex')}.log`);
+  const conf = path.join(dir, 'task.conf');
+  const lines = ['CONFIG_FILE_REVISION=1.3.0', `LOGFILE=${logFile}`, ...Object.entries(keys).map(([k, v]) => `${k}='${v}'`)];
+  fs.writeFileSync(conf, lines.join('\n') + '\n');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, conf, ...args], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr, log: fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '' }));
+  });
+}
+
+function setup(): { dir: string; a: string; b: string } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-alerts-'));
+  const a = path.join(dir, 'a');
+  const b = path.join(dir, 'b');
+  fs.mkdirSync(a);
+  fs.mkdirSync(b);
+  fs.writeFileSync(path.join(a, 'one.txt'), 'one\n');
+  return { dir, a, b };
+}
+
+function keys(id: string, a: string, b: string, extra: Record<string, string>): Record<string, string> {
+  return {
+    INSTANCE_ID: id,
+    INITIATOR_SYNC_DIR: a,
+    TARGET_SYNC_DIR: b,
+    DESTINATION_MAILS: TO.join(' '),
+    SENDER_MAIL: 'osync@example.com',
+    SMTP_SERVER: '127.0.0.1',
+    SMTP_ENCRYPTION: 'none',
+    ...extra,
+  };
+}
+
+describe('mail alerts over SMTP', () => {
+  let smtp: TestSmtp;
+  before(async () => {
+    smtp = await startSmtp();
+  });
+  after(async () => {
+    await smtp?.stop();
+  });
+
+  test('a run with warnings sends one Warning alert with this run’s log to every recipient', async () => {
+    smtp.messages.length = 0;
+    const { dir, a, b } = setup();
+    // A remote hook with a local target only warns.
+    const r = await runConf(dir, keys('warn_task', a, b, { SMTP_PORT: String(smtp.port), REMOTE_RUN_BEFORE_CMD: 'true' }));
+    assert.equal(r.code, 2, r.log);
+    const [m, ...rest] = await smtp.waitFor(1);
+    assert.equal(rest.length, 0);
+    assert.equal(m!.subject, 'Finished run - Warning alert for warn_task');
+    assert.deepEqual(m!.to, TO);
+    assert.equal(m!.from, 'osync@example.com');
+    assert.equal(m!.headers.get('to'), TO.join(', '));
+    const body = m!.body.split('\n');
+    assert.match(body[0]!, /^Execution of osync instance warn_task on \w{3} \w{3} +\d+ \d\d:\d\d:\d\d \S+ \d{4} has warnings\.$/);
+    assert.equal(body[2], 'Last 1000 lines of current log');
+    assert.ok(body.some((l) => l.includes('(WARN):Ignoring remote command [true] because remote host is not configured.')), m!.body);
+    assert.ok(body.some((l) => l.endsWith('(WARN):osync finished with warnings.')), m!.body);
+    assert.match(r.log, /Sent mail using SMTP server \[127\.0\.0\.1:\d+\]\./);
+  });
+
+  test('only this run’s lines are in the body, not earlier runs of the same log file', async () => {
+    smtp.messages.length = 0;
+    const { dir, a, b } = setup();
+    const logFile = path.join(dir, 'shared.log');
+    fs.writeFileSync(logFile, 'TIME: 0 - (ERROR):an old line from a previous run\n');
+    const r = await runConf(dir, keys('only_this', a, b, { SMTP_PORT: String(smtp.port), LOGFILE: logFile, ALWAYS_SEND_MAILS: 'true' }));
+    assert.equal(r.code, 0, r.log);
+    const [m] = await smtp.waitFor(1);
+    assert.equal(m!.subject, 'Finished run - Alert for only_this');
+    assert.doesNotMatch(m!.body, /an old line/);
+    assert.match(m!.body, /osync finished\./);
+  });
+
+  test('a failed run sends an Error alert; a clean run sends nothing unless ALWAYS_SEND_MAILS', async () => {
+    smtp.messages.length = 0;
+    let { dir, a, b } = setup();
+    let r = await runConf(dir, keys('err_task', a, b, { SMTP_PORT: String(smtp.port), LOCAL_RUN_BEFORE_CMD: 'false', STOP_ON_CMD_ERROR: 'true' }));
+    assert.equal(r.code, 1, r.log);
+    const [m] = await smtp.waitFor(1);
+    assert.equal(m!.subject, 'Finished run - Error alert for err_task');
+    assert.match(m!.body.split('\n')[0]!, /^Execution of osync instance err_task on .* has errors\.$/);
+    assert.match(m!.body, /\(CRITICAL\):Stopping on command execution error\./);
+
+    smtp.messages.length = 0;
+    ({ dir, a, b } = setup());
+    r = await runConf(dir, keys('clean_task', a, b, { SMTP_PORT: String(smtp.port) }));
+    assert.equal(r.code, 0, r.log);
+    // The mail is sent before the process exits: nothing now means nothing at all.
+    assert.equal(smtp.messages.length, 0);
+    assert.doesNotMatch(r.log, /Sent mail/);
+  });
+
+  test('a soft time limit sends a "Currently running" warning mail during the run, then the final one', async () => {
+    smtp.messages.length = 0;
+    const { dir, a, b } = setup();
+    fs.writeFileSync(path.join(a, 'big.bin'), randomBytes(150_000));
+    const r = await runConf(dir, keys('slow_task', a, b, { SMTP_PORT: String(smtp.port), BANDWIDTH: '50', SOFT_MAX_EXEC_TIME: '1' }));
+    assert.equal(r.code, 2, r.log);
+    const mails = await smtp.waitFor(2);
+    assert.deepEqual(
+      mails.map((m) => m.subject),
+      ['Currently running - Warning alert for slow_task', 'Finished run - Warning alert for slow_task'],
+    );
+    assert.match(mails[0]!.body, /Max soft execution time \[1\] exceeded/);
+  });
+
+  test('ALERT_CONFLICTS sends the conflict list in its own mail', async () => {
+    smtp.messages.length = 0;
+    const { dir, a, b } = setup();
+    const k = keys('conflict_task', a, b, { SMTP_PORT: String(smtp.port), ALERT_CONFLICTS: 'true' });
+    let r = await runConf(dir, k);
+    assert.equal(r.code, 0, r.log);
+    assert.equal(smtp.messages.length, 0);
+    // Change the same file on both sides.
+    fs.writeFileSync(path.join(a, 'one.txt'), 'changed on initiator\n');
+    fs.writeFileSync(path.join(b, 'one.txt'), 'changed on target, longer\n');
+    const later = new Date(Date.now() + 5000);
+    fs.utimesSync(path.join(a, 'one.txt'), later, later);
+    r = await runConf(dir, k);
+    assert.equal(r.code, 0, r.log);
+    const mails = await smtp.waitFor(1);
+    const c = mails.find((m) => m.subject === 'Conflictual files found in [conflict_task]');
+    assert.ok(c, mails.map((m) => m.subject).join('\n'));
+    assert.deepEqual(c.to, TO);
+    assert.equal(c.body, 'Truncated list of conflictual files:\none.txt\n');
+  });
+
+  test('MAIL_BODY_CHARSET: body encoded in ISO-8859-1; an unknown charset falls back to UTF-8 with a WARN', async () => {
+    smtp.messages.length = 0;
+    const { dir, a, b } = setup();
+    const k = keys('charset_task', a, b, { SMTP_PORT: String(smtp.port), ALWAYS_SEND_MAILS: 'true', LOCAL_RUN_BEFORE_CMD: 'echo café-crème' });
+    let r = await runConf(dir, { ...k, MAIL_BODY_CHARSET: 'ISO-8859-1' }, ['--verbose']);
+    assert.equal(r.code, 0, r.log);
+    let [m] = await smtp.waitFor(1);
+    assert.equal(m!.charset, 'ISO-8859-1');
+    assert.match(m!.body, /^café-crème$/m);
+    assert.ok(m!.raw.toString('latin1').includes('caf=E9-cr=E8me'), 'body is not Latin-1 on the wire');
+
+    smtp.messages.length = 0;
+    r = await runConf(dir, { ...k, MAIL_BODY_CHARSET: 'X-NO-SUCH-CHARSET' }, ['--verbose']);
+    assert.equal(r.code, 0, r.log); // mail-time warnings do not change the exit code
+    assert.match(r.log, /\(WARN\):Cannot encode mail body in charset \[X-NO-SUCH-CHARSET\], sending it as UTF-8\./);
+    [m] = await smtp.waitFor(1);
+    assert.equal(m!.charset.toLowerCase(), 'utf-8');
+    assert.match(m!.body, /^café-crème$/m);
+  });
+});
+
+describe('mail failures and authentication', () => {
+  test('SMTP_USER/SMTP_PASSWORD authenticate; the password never reaches the log, even when login fails', async () => {
+    const password = `s3cret-${randomBytes(6).toString('hex')}`;
+    const smtp = await startSmtp({ user: 'mailer', password });
+    try {
+      const { dir, a, b } = setup();
+      const base = keys('auth_task', a, b, { SMTP_PORT: String(smtp.port), SMTP_USER: 'mailer', ALWAYS_SEND_MAILS: 'true' });
+      let r = await runConf(dir, { ...base, SMTP_PASSWORD: password }, ['--verbose']);
+      assert.equal(r.code, 0, r.log);
+      const [m] = await smtp.waitFor(1);
+      assert.equal(m!.authUser, 'mailer');
+      for (const text of [r.log, r.stdout, r.stderr, m!.body]) assert.ok(!text.includes(password));
+
+      const wrong = `wr0ng-${randomBytes(6).toString('hex')}`;
+      r = await runConf(dir, { ...base, SMTP_PASSWORD: wrong }, ['--verbose']);
+      assert.equal(r.code, 0, r.log);
+      assert.match(r.log, /\(ERROR\):Cannot send mail using SMTP server \[127\.0\.0\.1:\d+\]: .*Invalid/);
+      for (const text of [r.log, r.stdout, r.stderr]) assert.ok(!text.includes(wrong));
+      assert.equal(smtp.messages.length, 1);
+    } finally {
+      await smtp.stop();
+    }
+  });
+
+  test('an unreachable SMTP server is an ERROR in the log but the run keeps its own exit code', async () => {
+    const { dir, a, b } = setup();
+    const port = await closedPort();
+    let r = await runConf(dir, keys('down_task', a, b, { SMTP_PORT: String(port), REMOTE_RUN_BEFORE_CMD: 'true' }));
+    assert.equal(r.code, 2, r.log);
+    assert.match(r.log, new RegExp(`\\(ERROR\\):Cannot send mail using SMTP server \\[127\\.0\\.0\\.1:${port}\\]: .*ECONNREFUSED`));
+    // The final line was written before the mail; it still says warnings.
+    assert.match(r.log, /\(WARN\):osync finished with warnings\.\n.*Cannot send mail/);
+
+    r = await runConf(dir, keys('down_task', a, b, { SMTP_PORT: String(port), ALWAYS_SEND_MAILS: 'true' }));
+    assert.equal(r.code, 0, r.log);
+    assert.match(r.log, /\(ERROR\):Cannot send mail using SMTP server/);
+  });
+
+  test('without SMTP_SERVER the local sendmail -t gets the whole message', async () => {
+    const { dir, a, b } = setup();
+    const bin = path.join(dir, 'bin');
+    fs.mkdirSync(bin);
+    const got = path.join(dir, 'sendmail.got');
+    fs.writeFileSync(path.join(bin, 'sendmail'), `#!/bin/sh\necho "ARGS: $*" > ${got}\ncat >> ${got}\n`, { mode: 0o755 });
+    const r = await runConf(dir, keys('sm_task', a, b, { SMTP_SERVER: '', ALWAYS_SEND_MAILS: 'true' }), [], { PATH: `${bin}:${process.env.PATH}` });
+    assert.equal(r.code, 0, r.log);
+    assert.match(r.log, /Sent mail using sendmail command\./);
+    const text = fs.readFileSync(got, 'utf8');
+    assert.match(text, /^ARGS: -t -i -f osync@example\.com\n/);
+    assert.match(text, /^To: ops@example\.org, backup-admin@example\.net$/m);
+    assert.match(text, /^Subject: Finished run - Alert for sm_task$/m);
+    assert.match(text, /Execution of osync instance sm_task on /);
+  });
+
+  test('no SMTP_SERVER and no sendmail or mail: ERROR, exit code unchanged', async (t) => {
+    const { dir, a, b } = setup();
+    const bin = path.join(dir, 'bin');
+    fs.mkdirSync(bin);
+    // A PATH with only what a sync needs: no sendmail, no mail.
+    for (const p of ['sh', 'rsync', 'df', 'mkdir', 'rm', 'find', 'stat', 'cat', 'mv', 'id', 'test', 'touch', 'ls', 'env']) {
+      const found = (process.env.PATH ?? '').split(':').map((d) => path.join(d, p)).find((f) => fs.existsSync(f));
+      if (found) fs.symlinkSync(found, path.join(bin, p));
+    }
+    if (fs.existsSync('/usr/sbin/sendmail') || fs.existsSync('/usr/lib/sendmail')) return t.skip('this machine has a system sendmail');
+    const r = await runConf(dir, keys('none_task', a, b, { SMTP_SERVER: '', REMOTE_RUN_BEFORE_CMD: 'true' }), [], { PATH: bin });
+    assert.equal(r.code, 2, r.log);
+    assert.match(r.log, /\(ERROR\):Cannot send mail \(neither SMTP_SERVER is set nor sendmail or mail could be found\)\./);
+  });
+});

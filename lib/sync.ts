@@ -14,6 +14,7 @@ import { displayRoot, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
 import { summaryLines, changeCounts } from './report/summary.js';
 import { StateDir, type Step } from './state/files.js';
+import type { Phase, PhaseView } from './ui/phases.js';
 import { decideLock, pidAlive, readLock, releaseLock, writeLock, type LockOwner } from './state/lock.js';
 
 export const SIDES: Side[] = ['initiator', 'target'];
@@ -26,6 +27,8 @@ export interface SyncContext {
   replicas: Record<Side, Replica>;
   /** When the run started (backup suffixes, TIME: prefix). */
   startedAt: Date;
+  /** Phase display on a terminal (listr2); absent under cron. */
+  view?: PhaseView;
   /** Set by a signal or the hard time limit: stop at the next phase boundary. */
   stopRequested?: () => string | null;
 }
@@ -43,9 +46,11 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
   const held: Replica[] = [];
   const me: LockOwner = { pid: process.pid, instanceId: config.instanceId };
   try {
+    phase(ctx, 'check');
     checkLocalTools(config, replicas.target);
     await pingHosts(runner, log, config, replicas.target);
     await Promise.all(SIDES.map((s) => checkReplica(runner, log, config, replicas[s], flags.dry)));
+    phase(ctx, 'lock');
     if (!flags.noLocks) await takeLocks(ctx, me, held);
     const state = new StateDir(replicas.initiator.stateDir, config.instanceId, flags.dry);
     state.ensure();
@@ -54,6 +59,7 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
       return {};
     }
     const outcome = await synchronize(ctx, state);
+    phase(ctx, 'cleanup');
     if (!log.errored) await cleanupOld(runner, log, config, SIDES.map((s) => replicas[s]), flags.dry);
     return outcome;
   } catch (e) {
@@ -117,8 +123,13 @@ function stopIfAsked(ctx: SyncContext): void {
   if (why) throw new SyncAbort(why);
 }
 
+function phase(ctx: SyncContext, p: Phase): void {
+  ctx.view?.phase(p);
+}
+
 async function listBoth(ctx: SyncContext): Promise<Record<Side, Listing>> {
   const { runner, log, config, replicas } = ctx;
+  phase(ctx, 'list');
   const results = await Promise.all(
     SIDES.map(async (side) => {
       const r = replicas[side];
@@ -192,6 +203,7 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
       preserveExecutability: config.preserveExecutability,
     },
   };
+  phase(ctx, 'plan');
   if (bidirectional) mark(state, 'deleted-list');
   for (const s of SIDES) if (bidirectional) log.notice(`Creating ${s} replica deleted file list.`);
   const plan = planSync(input);
@@ -207,12 +219,14 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
     itemize: flags.verbose || flags.summary,
     backupSuffix: config.conflictBackupMultiple ? backupSuffix(ctx.startedAt) : undefined,
   };
+  phase(ctx, 'delete');
   mark(state, 'delete-propagation');
   const failed = await applyDeletions(runner, log, config, replicas, plan.actions, opts);
   for (const s of SIDES) {
     if (config.skipDeletion.includes(s) && plan.actions.some((a) => a.kind === 'skip' && a.on === s)) log.notice(`Skipping deletion on replica ${s}.`);
   }
   stopIfAsked(ctx);
+  phase(ctx, 'transfer');
   mark(state, 'update-replica');
   const transfers = await applyTransfers(runner, log, config, replicas, plan.actions, opts);
   for (const a of transfers.failed) failed.add(a);
@@ -224,6 +238,7 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
     if (f.length && !flags.dry) state.writeList(state.name(s, 'failed-delete'), f);
   }
 
+  phase(ctx, 'commit');
   mark(state, 'replica-tree-after');
   if (!flags.dry && bidirectional) {
     const after = expectedAfter(input, plan.actions, failed);

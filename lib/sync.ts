@@ -219,15 +219,16 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
     itemize: flags.verbose || flags.summary,
     backupSuffix: config.conflictBackupMultiple ? backupSuffix(ctx.startedAt) : undefined,
   };
+  // osync's resume marker for "changes being applied": a resumed osync.sh redoes its
+  // update and deletion steps, a resumed osync-ts redoes detection; both converge.
   phase(ctx, 'delete');
-  mark(state, 'delete-propagation');
+  mark(state, 'update-replica');
   const failed = await applyDeletions(runner, log, config, replicas, plan.actions, opts);
   for (const s of SIDES) {
     if (config.skipDeletion.includes(s) && plan.actions.some((a) => a.kind === 'skip' && a.on === s)) log.notice(`Skipping deletion on replica ${s}.`);
   }
   stopIfAsked(ctx);
   phase(ctx, 'transfer');
-  mark(state, 'update-replica');
   const transfers = await applyTransfers(runner, log, config, replicas, plan.actions, opts);
   for (const a of transfers.failed) failed.add(a);
   for (const s of SIDES) if (transfers.itemized[s].trim()) log.verbose(`rsync items for ${s}:\n${transfers.itemized[s].trim()}`);

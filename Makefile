@@ -1,5 +1,5 @@
 # Every target assumes `npm ci` (or `make setup`) has been run.
-NODE_TEST = node --import tsx --test --test-reporter=spec
+NODE_TEST = node --import tsx --test
 
 .PHONY: setup build typecheck test test-unit example bench clean
 

@@ -48,9 +48,15 @@ function baseEnv(): Record<string, string> {
 }
 
 let logCounter = 0;
+let logDir: string | null = null;
+/** A fresh log file name in one temp dir per test process, removed when the process exits. */
 function tempLogFile(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts-log-'));
-  return path.join(dir, `osync-${process.pid}-${++logCounter}.log`);
+  if (!logDir) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts-log-'));
+    logDir = dir;
+    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return path.join(logDir, `osync-${++logCounter}.log`);
 }
 
 export function runOsync(args: string[], env: Record<string, string> = {}, opts: RunOptions = {}): Promise<OsyncResult> {

@@ -18,7 +18,7 @@ if [ ! -d "$root" ]; then
 fi
 [ -w "$root" ] || { echo "not-writable"; exit 3; }
 if [ ! -d "$work" ]; then mkdir -p -- "$work" && echo "created-work"; fi
-mkdir -p -- "$state" "$work/deleted" || { echo "cannot-create-state"; exit 3; }
+mkdir -p -- "$state" || { echo "cannot-create-state"; exit 3; }
 if [ "$5" = true ]; then echo "df $(df -P -k -- "$root" | tail -n 1)"; fi
 exit 0
 `;
@@ -46,7 +46,7 @@ export async function checkReplica(runner: Runner, log: Logger, config: Config, 
     throw new ReplicaError(`Cannot check ${where} ${r.side} replica [${displayRoot(r)}]: ${res.stderr.trim().split('\n')[0] || `exit ${res.exitCode}`}`);
   }
   if (out.includes('created')) log.notice(`Created ${where} replica path [${displayRoot(r)}]`);
-  if (out.includes('created-work')) log.notice(`Created ${where} replica osync path [${r.workDir}]`);
+  if (out.includes('created-work')) log.notice(`Created ${where} replica osync path [${r.root}//.osync_workdir]`);
   const df = out.find((l) => l.startsWith('df '));
   if (df) {
     const cols = df.slice(3).trim().split(/\s+/);

@@ -84,8 +84,12 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
 async function takeLocks(ctx: SyncContext, me: LockOwner, held: Replica[]): Promise<void> {
   const { runner, log, config, flags, replicas } = ctx;
   const refusals: string[] = [];
-  await Promise.all(
-    SIDES.map(async (side) => {
+  // One replica after the other, initiator first: of two runs racing for the same
+  // replicas, the one that wins the initiator's lock also gets the target's, instead of
+  // each holding one and both giving up.
+  for (const side of SIDES) {
+    if (refusals.length) break;
+    await (async () => {
       const r = replicas[side];
       const lockCtx = { side, remote: !!r.remote, forceStrangerLockResume: config.forceStrangerLockResume, isAlive: pidAlive };
       if (flags.forceUnlock) {
@@ -110,8 +114,8 @@ async function takeLocks(ctx: SyncContext, me: LockOwner, held: Replica[]): Prom
         // Another run created the lock between our read and write: look again.
       }
       refusals.push(`Cannot take the lock on ${side} replica [${r.workDir}/lock].`);
-    }),
-  );
+    })();
+  }
   if (refusals.length) {
     for (const m of refusals) log.critical(m);
     throw new SyncAbort('Cancelling task.');
@@ -208,10 +212,19 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
   for (const s of SIDES) if (bidirectional) log.notice(`Creating ${s} replica deleted file list.`);
   const plan = planSync(input);
   if (bidirectional) {
-    for (const s of SIDES) state.writeList(state.name(s, 'deleted-list'), plan.deletedOn[s]);
+    // osync.sh, resuming a run of ours that was interrupted, replays these lists and
+    // first wipes deleted/<path> for each entry, which would destroy soft-deleted copies
+    // we already made. So while changes are applied the lists hold only what must still
+    // be deleted (nothing yet: the worst an osync.sh resume can then do is bring a
+    // deleted file back); the full lists are written once the run is complete.
+    for (const s of SIDES) state.writeList(state.name(s, 'deleted-list'), flags.dry ? plan.deletedOn[s] : []);
     for (const s of SIDES) state.remove(state.name(s, 'failed-delete'));
   }
   logPlan(ctx, plan);
+  if (config.logConflicts && plan.conflicts.length) {
+    const line = (p: string) => `${displayRoot(replicas.initiator)}${p} << >> ${displayRoot(replicas.target)}${p}`;
+    state.writeList(state.conflictsFile(), plan.conflicts.map(line));
+  }
   stopIfAsked(ctx);
 
   const opts = {
@@ -223,9 +236,13 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
   // update and deletion steps, a resumed osync-ts redoes detection; both converge.
   phase(ctx, 'delete');
   mark(state, 'update-replica');
-  const failed = await applyDeletions(runner, log, config, replicas, plan.actions, opts);
-  for (const s of SIDES) {
-    if (config.skipDeletion.includes(s) && plan.actions.some((a) => a.kind === 'skip' && a.on === s)) log.notice(`Skipping deletion on replica ${s}.`);
+  const failed = await applyDeletions(runner, log, config, replicas, plan.actions, opts, now);
+  if (bidirectional && !flags.dry) {
+    // Deletions that failed stay pending for osync.sh too (it retries what is listed).
+    for (const s of SIDES) {
+      const pending = new Set(plan.actions.filter((a) => a.kind === 'delete' && a.on !== s && failed.has(a)).map((a) => a.path));
+      if (pending.size) state.writeList(state.name(s, 'deleted-list'), plan.deletedOn[s].filter((p) => pending.has(p)));
+    }
   }
   stopIfAsked(ctx);
   phase(ctx, 'transfer');
@@ -240,7 +257,8 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
   }
 
   phase(ctx, 'commit');
-  mark(state, 'replica-tree-after');
+  // A failed step keeps its marker, as osync: the next run (either tool) resumes there.
+  if (!failed.size) mark(state, 'replica-tree-after');
   if (!flags.dry && bidirectional) {
     const after = expectedAfter(input, plan.actions, failed);
     for (const s of SIDES) state.writeAfter(s, after[s]);
@@ -250,6 +268,7 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
   }
   mark(state, 'synced');
   state.writeResumeCount(0);
+  if (bidirectional && !flags.dry) for (const s of SIDES) state.writeList(state.name(s, 'deleted-list'), plan.deletedOn[s]);
   log.notice('Finished synchronization task.');
   const c = changeCounts(plan.actions, failed);
   log.notice(

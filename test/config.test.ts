@@ -128,10 +128,14 @@ test('validated keys absent from file and environment take the sample values', (
   assert.deepEqual(r.warnings, []);
 });
 
-test('numeric keys: bogus values name the key; decimals and signs are rejected', () => {
+test('numeric keys: bogus values name the key; decimals and signs run (as in osync) with a warning', () => {
   fails([conf(['SOFT_DELETE_DAYS=abc'])], `Bogus SOFT_DELETE_DAYS value [abc] defined in config file. ${BOGUS_TAIL}`);
-  fails([conf(['SOFT_DELETE_DAYS=1.5'])], /^Bogus SOFT_DELETE_DAYS value \[1\.5\]/);
-  fails([conf(['BANDWIDTH=-3'])], /^Bogus BANDWIDTH value \[-3\]/);
+  const decimal = run([conf(['SOFT_DELETE_DAYS=1.5'])]);
+  assert.equal(decimal.config.softDeleteDays, 1);
+  assert.deepEqual(decimal.warnings, ['SOFT_DELETE_DAYS value [1.5] is not a whole number >= 0; using 1.']);
+  const negative = run([conf(['BANDWIDTH=-3'])]);
+  assert.equal(negative.config.bandwidth, 0);
+  assert.deepEqual(negative.warnings, ['BANDWIDTH value [-3] is not a whole number >= 0; using 0.']);
   assert.equal(run([conf(['BANDWIDTH="500"'])]).config.bandwidth, 500);
 });
 

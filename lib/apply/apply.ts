@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Config, Side } from '../config/types.js';
 import { decodeRendered, displayPath } from '../detect/parse-listing.js';
 import { firstLine } from '../detect/list.js';
+import type { Listing } from '../detect/parse-listing.js';
 import type { Action } from '../plan/plan.js';
 import type { Runner } from '../proc/run.js';
 import { deletionArgv, rsyncMeaning, rsyncSucceeded, transferArgv } from '../proc/rsync.js';
@@ -28,8 +29,10 @@ export interface ApplyResult {
   itemized: Record<Side, string>;
 }
 
+/** NUL-separated list for --files-from --from0. Each entry starts with "./": rsync
+ *  reads a list line that begins with '#' or ';' as a comment, even with --from0. */
 function fileList(paths: string[]): Buffer {
-  return Buffer.from(paths.map((p) => decodeRendered(p) + '\0').join(''), 'latin1');
+  return Buffer.from(paths.map((p) => './' + decodeRendered(p) + '\0').join(''), 'latin1');
 }
 
 export async function applyDeletions(
@@ -39,6 +42,7 @@ export async function applyDeletions(
   replicas: Record<Side, Replica>,
   actions: Action[],
   o: ApplyOptions,
+  now: Record<Side, Listing>,
 ): Promise<Set<Action>> {
   const failed = new Set<Action>();
   const emptyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts.empty.'));
@@ -46,9 +50,13 @@ export async function applyDeletions(
     await Promise.all(
       (['initiator', 'target'] as const).map(async (side) => {
         const dels = actions.filter((a): a is Delete => a.kind === 'delete' && a.on === side);
-        if (!dels.length) return;
         const r = replicas[side];
+        if (config.skipDeletion.includes(side)) {
+          log.notice(`Skipping deletion on replica ${side}.`);
+          return;
+        }
         log.notice(`Propagating deletions to ${side} replica.`);
+        if (!dels.length) return;
         for (const d of dels) log.verbose(`Deleting [${displayPath(d.path)}] on ${side} (${d.reason}).`);
         if (o.dry) return;
         const byTrash = new Map<string | null, Delete[]>();
@@ -63,7 +71,10 @@ export async function applyDeletions(
           });
           const res = await runner.run(argv, { input: fileList(group.map((d) => d.path)), viaSsh: !!r.remote });
           // 24: rsync notes that the (empty) source lacks the parent dirs; not a failure.
-          if (rsyncSucceeded(res.exitCode)) continue;
+          if (rsyncSucceeded(res.exitCode)) {
+            await keepEmptyDirs(runner, r, into, group.filter((d) => now[side].get(d.path)?.type === 'd'));
+            continue;
+          }
           // Which ones went: rsync prints "*deleting <path>" for each item it removed.
           const done = new Set<string>();
           for (const line of res.stdout.split('\n')) {
@@ -86,6 +97,16 @@ export async function applyDeletions(
   return failed;
 }
 
+// rsync's --backup keeps files and links but not directories: a deleted empty
+// directory is recreated in the trash, as osync moves it there. $1 = trash dir,
+// NUL-separated relative paths on stdin (xargs -0: GNU, BSD and BusyBox have it).
+const MKDIRS_SCRIPT = `mkdir -p -- "$1" && cd "$1" && xargs -0 mkdir -p --`;
+
+async function keepEmptyDirs(runner: Runner, r: Replica, into: string | null, dirs: Delete[]): Promise<void> {
+  if (!into || !dirs.length) return;
+  await runner.runScript(r, MKDIRS_SCRIPT, [`${r.workDir}/${into}`], { input: fileList(dirs.map((d) => d.path)) });
+}
+
 export async function applyTransfers(
   runner: Runner,
   log: Logger,
@@ -99,9 +120,12 @@ export async function applyTransfers(
   await Promise.all(
     (['target', 'initiator'] as const).map(async (to) => {
       const copies = actions.filter((a): a is Copy => a.kind === 'copy' && a.to === to);
-      if (!copies.length) return;
       const from: Side = to === 'target' ? 'initiator' : 'target';
       log.notice(`Updating ${to} replica.`);
+      if (!copies.length) {
+        if (!o.dry) log.notice(`Updating ${to} replica succeded.`);
+        return;
+      }
       for (const c of copies) log.verbose(`Copying [${displayPath(c.path)}] ${from} → ${to} (${c.reason}).`);
       if (o.dry) return;
       const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, itemize: o.itemize, backupSuffix: o.backupSuffix });

@@ -233,11 +233,15 @@ export function buildConfig(input: BuildInput): { config: Config; warnings: stri
       else if (key === 'MIN_WAIT') nums[key] = 30; // osync's quick-sync fallback
       else throw bogus(key, v, 'environment');
     } else {
-      // Deliberate difference: osync accepts a sign and one decimal point here (`-3`,
-      // `1.5`), then misbehaves silently later; osync-ts wants a whole number >= 0.
+      // osync accepts a sign and one decimal point here (`-3`, `1.5`) and then
+      // misbehaves silently; osync-ts accepts them too (a conf that ran keeps running)
+      // but says what it uses: the whole part, at least 0.
       if (v === '') nums[key] = SAMPLE_NUMBERS[key];
       else if (isInt) nums[key] = Number(v);
-      else throw bogus(key, v);
+      else if (/^[-+]?[0-9]*\.?[0-9]+$/.test(v)) {
+        nums[key] = Math.max(0, Math.floor(Number(v)));
+        warnings.push(`${key} value [${v}] is not a whole number >= 0; using ${nums[key]}.`);
+      } else throw bogus(key, v);
     }
   }
 

@@ -174,10 +174,12 @@ export class Runner {
 
   /** Run a POSIX sh script (fixed text) with arguments on the replica's host. */
   async runScript(replica: Replica, script: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-    if (!replica.remote) return this.run(['sh', '-s', '--', ...args], { ...opts, input: script });
+    // The script goes on stdin, unless stdin carries data for it (then sh -c).
+    const words = opts.input === undefined ? ['sh', '-s', '--', ...args] : ['sh', '-c', script, 'sh', ...args];
+    const input = opts.input ?? script;
+    if (!replica.remote) return this.run(words, { ...opts, input });
     const r = replica.remote;
-    const command = remoteCommand(['sh', '-s', '--', ...args], r.token, r.sudo);
-    return this.run([...r.sshArgv, command], { ...opts, input: script, viaSsh: true });
+    return this.run([...r.sshArgv, remoteCommand(words, r.token, r.sudo)], { ...opts, input, viaSsh: true });
   }
 
   /** Stop every running child (on SIGINT/SIGTERM or the hard time limit). */

@@ -54,6 +54,11 @@ export class StateDir {
     return path.join(this.dir, `resume-count-${this.instanceId}${this.dry ? '-dry' : ''}`);
   }
 
+  /** LOG_CONFLICTS: "<initiator>/<path> << >> <target>/<path>" lines, as osync. */
+  conflictsFile(): string {
+    return path.join(this.dir, `conflicts-${this.instanceId}${this.dry ? '-dry' : ''}`);
+  }
+
   metaFile(side: Side, dry = this.dry): string {
     return this.name(side, 'tree-after', dry) + '.meta';
   }

@@ -11,6 +11,7 @@ import { makeReplicas } from './replica.js';
 import { Logger } from './report/log.js';
 import { printSummary, runSync, type SyncContext, type SyncOutcome } from './sync.js';
 import { runHooks, type HookContext } from './hooks.js';
+import { createPhaseView } from './ui/phases.js';
 import { conflictsMail, currentlyRunningMail, finishedRunMail, mailsEnabled, sendMail, type AlertContext } from './report/alerts.js';
 import { watchTask } from './timelimit.js';
 import { OSYNC_COMPAT, VERSION } from './version.js';
@@ -117,7 +118,10 @@ export async function main(io: MainIo): Promise<number> {
     }
     if (stop) go = false;
     if (go) {
-      const ctx: SyncContext = { config, flags, log, runner, replicas, startedAt, stopRequested: () => stop?.reason ?? null };
+      // listr2 shows the phases on a terminal; cron and --silent get plain lines.
+      const interactive = !!process.stdout.isTTY && !flags.silent && !flags.nonInteractive && !flags.errorsOnly;
+      const view = createPhaseView(log, { interactive });
+      const ctx: SyncContext = { config, flags, log, runner, replicas, startedAt, view, stopRequested: () => stop?.reason ?? null };
       const watch = watchTask({
         log,
         task: 'Sync',
@@ -136,6 +140,7 @@ export async function main(io: MainIo): Promise<number> {
         outcome = await runSync(ctx);
       } finally {
         watch.stop();
+        await view.close(log.errored);
       }
       if (flags.summary) printSummary(ctx, outcome);
     }

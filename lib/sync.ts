@@ -36,6 +36,9 @@ export interface SyncContext {
 /** A run-level failure already worth one CRITICAL line. */
 export class SyncAbort extends Error {}
 
+/** The run was asked to stop (signal, hard time limit): a warning, not a failure. */
+export class SyncStopped extends Error {}
+
 export interface SyncOutcome {
   plan?: Plan;
   failed?: Set<Action>;
@@ -63,6 +66,11 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
     if (!log.errored) await cleanupOld(runner, log, config, SIDES.map((s) => replicas[s]), flags.dry);
     return outcome;
   } catch (e) {
+    if (ctx.stopRequested?.()) {
+      // Whatever broke after a stop was asked for (killed rsync...) is the stop itself.
+      log.warn(ctx.stopRequested() as string);
+      return {};
+    }
     if (e instanceof ReplicaError || e instanceof SyncAbort || e instanceof ListingError) {
       log.critical(e.message);
       return {};
@@ -124,7 +132,7 @@ async function takeLocks(ctx: SyncContext, me: LockOwner, held: Replica[]): Prom
 
 function stopIfAsked(ctx: SyncContext): void {
   const why = ctx.stopRequested?.();
-  if (why) throw new SyncAbort(why);
+  if (why) throw new SyncStopped(why);
 }
 
 function phase(ctx: SyncContext, p: Phase): void {
@@ -228,6 +236,7 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
   stopIfAsked(ctx);
 
   const opts = {
+    stopping: () => !!ctx.stopRequested?.(),
     dry: flags.dry,
     itemize: flags.verbose || flags.summary,
     backupSuffix: config.conflictBackupMultiple ? backupSuffix(ctx.startedAt) : undefined,
@@ -263,6 +272,7 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
     const after = expectedAfter(input, plan.actions, failed);
     for (const s of SIDES) state.writeAfter(s, after[s]);
   }
+  stopIfAsked(ctx);
   if (failed.size) {
     throw new SyncAbort(`${failed.size} action(s) failed; they will be retried on the next run.`);
   }

@@ -19,6 +19,8 @@ type Delete = Extract<Action, { kind: 'delete' }>;
 
 export interface ApplyOptions {
   dry: boolean;
+  /** A stop was asked for: a killed rsync is expected, not an error. */
+  stopping?: () => boolean;
   itemize: boolean;
   backupSuffix?: string;
 }
@@ -84,11 +86,13 @@ export async function applyDeletions(
           for (const d of group) {
             if (done.has(d.path)) continue;
             failed.add(d);
+            if (o.stopping?.()) continue;
             log.error(`Cannot ${into ? 'move' : 'delete'} [${displayPath(d.path)}]${into ? ` to ${into} directory` : ''} on ${side} replica.`);
           }
-          log.error(`rsync exit ${res.exitCode} (${rsyncMeaning(res.exitCode)}) while deleting on ${side} replica: ${firstLine(res.stderr)}`);
+          if (o.stopping?.()) log.warn(`Deletions on ${side} replica interrupted.`);
+          else log.error(`rsync exit ${res.exitCode} (${rsyncMeaning(res.exitCode)}) while deleting on ${side} replica: ${firstLine(res.stderr)}`);
         }
-        if ([...failed].some((a) => a.kind === 'delete' && a.on === side)) log.critical(`Deletion on ${side} replica failed.`);
+        if (!o.stopping?.() && [...failed].some((a) => a.kind === 'delete' && a.on === side)) log.critical(`Deletion on ${side} replica failed.`);
       }),
     );
   } finally {
@@ -139,6 +143,10 @@ export async function applyTransfers(
       // Which files made it is not known exactly: count the whole batch as failed, so
       // the next run sees every one of these changes again (redoing the done ones is a no-op).
       for (const c of copies) failed.add(c);
+      if (o.stopping?.()) {
+        log.warn(`Updating ${to} replica interrupted.`);
+        return;
+      }
       log.critical(`Updating ${to} replica failed: rsync exit ${res.exitCode} (${rsyncMeaning(res.exitCode)}).`);
       log.notice(res.stderr.slice(0, 16384).trim());
     }),

@@ -18,7 +18,7 @@ if [ ! -d "$root" ]; then
 fi
 [ -w "$root" ] || { echo "not-writable"; exit 3; }
 if [ ! -d "$work" ]; then mkdir -p -- "$work" && echo "created-work"; fi
-mkdir -p -- "$state" || { echo "cannot-create-state"; exit 3; }
+mkdir -p -- "$state" "$work/tmp" || { echo "cannot-create-state"; exit 3; }
 if [ "$5" = true ]; then echo "df $(df -P -k -- "$root" | tail -n 1)"; fi
 exit 0
 `;
@@ -81,10 +81,13 @@ function cap(s: string): string {
   return s[0].toUpperCase() + s.slice(1);
 }
 
-// Pairs of arguments: <dir> <days>. For each: remove files, then empty directories,
+// Arguments: <workdir>, then pairs <dir> <days>. For each: remove files, then empty directories,
 // whose ctime is older than <days> days (find -ctime +N, as osync).
 const CLEANUP_SCRIPT = `
 status=0
+# $1 = workdir: rsync's temp dir is emptied (leftovers of a killed transfer).
+find "$1/tmp" -mindepth 1 -delete 2>/dev/null
+shift
 while [ $# -ge 2 ]; do
   d=$1; days=$2; shift 2
   if [ ! -d "$d" ]; then echo "absent $d"; continue; fi
@@ -107,7 +110,6 @@ export async function cleanupOld(runner: Runner, log: Logger, config: Config, re
     log.notice('Running soft deletion cleanup.');
     jobs.push({ kind: 'deleted', days: config.softDeleteDays, label: 'softdelete' });
   }
-  if (!jobs.length) return;
   await Promise.all(
     replicas.map(async (r) => {
       for (const j of jobs) {
@@ -115,12 +117,12 @@ export async function cleanupOld(runner: Runner, log: Logger, config: Config, re
         log.notice(`${verb} files older than ${j.days} days on ${r.side} replica for ${j.label} deletion.${dry ? ' Does not remove anything.' : ''}`);
       }
       if (dry) return;
-      const res = await runner.runScript(r, CLEANUP_SCRIPT, jobs.flatMap((j) => [`${r.workDir}/${j.kind}`, String(j.days)]));
+      const res = await runner.runScript(r, CLEANUP_SCRIPT, [r.workDir, ...jobs.flatMap((j) => [`${r.workDir}/${j.kind}`, String(j.days)])]);
       for (const line of res.stdout.split('\n')) {
         if (line.startsWith('absent ')) log.verbose(`The ${r.side} replica dir [${line.slice(7)}] does not exist. Skipping cleaning of old files.`);
       }
       if (res.exitCode !== 0) log.error(`Error while executing cleanup on ${r.side} replica. ${res.stderr.trim()}`);
-      else log.notice(`File cleanup complete on ${r.side} replica.`);
+      else if (jobs.length) log.notice(`File cleanup complete on ${r.side} replica.`);
     }),
   );
 }

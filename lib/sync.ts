@@ -15,6 +15,7 @@ import type { Logger } from './report/log.js';
 import { summaryLines, changeCounts } from './report/summary.js';
 import { StateDir, type Step } from './state/files.js';
 import type { Phase, PhaseView } from './ui/phases.js';
+import { testPoint } from './testpoint.js';
 import { decideLock, pidAlive, readLock, releaseLock, writeLock, type LockOwner } from './state/lock.js';
 
 export const SIDES: Side[] = ['initiator', 'target'];
@@ -137,6 +138,7 @@ function stopIfAsked(ctx: SyncContext): void {
 
 function phase(ctx: SyncContext, p: Phase): void {
   ctx.view?.phase(p);
+  testPoint(p);
 }
 
 async function listBoth(ctx: SyncContext): Promise<Record<Side, Listing>> {
@@ -270,7 +272,9 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
   if (!failed.size) mark(state, 'replica-tree-after');
   if (!flags.dry && bidirectional) {
     const after = expectedAfter(input, plan.actions, failed);
-    for (const s of SIDES) state.writeAfter(s, after[s]);
+    state.writeAfter('initiator', after.initiator);
+    testPoint('commit-half');
+    state.writeAfter('target', after.target);
   }
   stopIfAsked(ctx);
   if (failed.size) {

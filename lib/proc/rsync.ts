@@ -113,6 +113,9 @@ export function transferArgv(c: Config, from: Replica, to: Replica, o: TransferO
     '--force',
     // A file that vanished since the listing is not an error: the next run sees it gone.
     '--ignore-missing-args',
+    // Half-written files live in the workdir, never beside the real ones: a run killed
+    // mid-transfer leaves no ".name.XXXXXX" that the next run would take for a new file.
+    `--temp-dir=${WORKDIR}/tmp`,
     ...(c.conflictBackup ? ['--backup', `--backup-dir=${WORKDIR}/backup`, ...(o.backupSuffix ? [`--suffix=${o.backupSuffix}`] : [])] : []),
     ...remoteArgs(from, to),
     '--files-from=-', '--from0',

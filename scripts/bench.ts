@@ -49,6 +49,8 @@ const SEED = 42;
 /** The listing flags osync-ts passes with a quick-sync's defaults (see lib/proc/rsync.ts listingArgv). */
 const LIST_FLAGS = ['-r', '-ltD', '-8', '-p', '-o', '-g', '--executability', '--exclude', '.osync_workdir', '--exclude=.osync-update.push', '--list-only'];
 const BASE_MTIME = 1_700_000_000;
+/** Where the floor's `rsync --delete --backup` moves deleted files (inside the receiving replica). */
+const FLOOR_TRASH = '.floor_deleted';
 
 // ---------------------------------------------------------------- options
 
@@ -371,7 +373,9 @@ async function runOsync(ctx: SizeCtx, pair: Pair, target: string, what: string, 
     // log's error lines are reported under the table.
     const text = fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : res.stderr;
     const errors = text.split('\n').filter((l) => /ERROR|CRITICAL|WARN/.test(l)).slice(0, 3);
-    const note = `${ctx.n} files, ${what}: osync-ts exit ${res.code}: ${errors.map((l) => l.replace(/^TIME: \d+ - /, '').trim()).join(' / ')}`;
+    const note = `${ctx.n} files, ${what}: osync-ts exit ${res.code}: ${errors
+      .map((l) => l.replace(/^TIME: \d+ - /, '').replace(/osync-ts\.empty\.\w+/g, 'osync-ts.empty.XXXXXX').trim())
+      .join(' / ')}`;
     if (!NOTES.includes(note)) NOTES.push(note);
     say(note);
     if (res.code !== 0 && res.code !== 1 && res.code !== 2) throw new Error(`osync-ts ${what} exited ${res.code}:\n${text.split('\n').slice(-15).join('\n')}`);
@@ -418,14 +422,18 @@ async function floorListings(locations: string[], ssh: SshSpec | null = null): P
  * way carries only the side's newer files, so modifications made on both sides end
  * up everywhere (osync-ts decides the same from its state). For deletions, the way
  * away from the side that lost files runs first, with --delete; the reverse way then
- * finds nothing to copy back.
+ * finds nothing to copy back. Deleted files are moved aside (--backup-dir), as
+ * osync-ts's default soft deletion moves them into .osync_workdir/deleted.
  */
 async function floorTransfer(pair: Pair, deletionsOn: 'initiator' | null): Promise<number> {
   const t0 = process.hrtime.bigint();
   await floorListings([pair.initiator + '/', pair.target + '/']);
-  const a = ['rsync', '-a', '--update', '--exclude', '.osync_workdir'];
+  const a = ['rsync', '-a', '--update', '--exclude', '.osync_workdir', '--exclude', FLOOR_TRASH];
   if (deletionsOn === 'initiator') {
-    await check(run([...a, '--delete', pair.initiator + '/', pair.target + '/']));
+    // Deleted files are moved aside (--backup-dir), not unlinked: osync-ts soft-deletes
+    // (renames into .osync_workdir/deleted) by default, and an unlink can cost far more
+    // than a rename (ext4 mounted with discard issues a discard per freed file).
+    await check(run([...a, '--delete', '--backup', `--backup-dir=${FLOOR_TRASH}`, '--exclude', FLOOR_TRASH, pair.initiator + '/', pair.target + '/']));
     await check(run([...a, pair.target + '/', pair.initiator + '/']));
   } else {
     await check(run([...a, pair.initiator + '/', pair.target + '/']));
@@ -551,6 +559,7 @@ async function benchSize(n: number, o: Options): Promise<Row[]> {
       const all = [...bothSides(ctx.osync), ...bothSides(ctx.floor)];
       for (const f of gone) writeEverywhere(all, f, content(r), mtime);
       for (const root of bothSides(ctx.osync)) fs.rmSync(path.join(root, '.osync_workdir', 'deleted'), { recursive: true, force: true });
+      for (const root of bothSides(ctx.floor)) fs.rmSync(path.join(root, FLOOR_TRASH), { recursive: true, force: true });
       await runOsync(ctx, ctx.osync, ctx.osync.target, 'restore run');
     }
     rows.push({ files: n, scenario: '10% deleted on one side', osync: median(os), floor: median(fl), rssKb: median(rss) });
@@ -631,14 +640,15 @@ function render(rows: Row[], o: Options, startupS: number, elapsedS: number): st
   out.push(`# osync-ts benchmark`, '');
   out.push(
     `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${gitRev()}, ${os.cpus().length} cores, ` +
-      `node ${process.version}, ${rsyncVersion()}, median of ${o.reps} run(s), total bench time ${Math.round(elapsedS)} s.`,
+      `node ${process.version}, ${rsyncVersion()}, median of ${o.reps} run(s), total bench time ${Math.round(elapsedS)} s, ` +
+      `load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} (other work on the machine inflates both columns).`,
     '',
   );
   out.push(...lines, '');
   out.push(
     'Floor: (no change) the two `rsync -r -ltD -8 -p -o -g --executability --list-only` listings run concurrently; ' +
       '(changes) the two listings + `rsync -a --update` each way on a copy of the pair given the same changes ' +
-      '(`--delete` from the side that lost files). Peak RSS: ' +
+      '(`--delete --backup-dir` from the side that lost files, i.e. moved aside like osync-ts\'s soft deletion). Peak RSS: ' +
       (HAVE_GNU_TIME ? '`/usr/bin/time -f %M` (largest single process of the osync-ts tree).' : 'summed RSS of the osync-ts process tree, polled from /proc.'),
     '',
   );

@@ -121,7 +121,7 @@ export async function main(io: MainIo): Promise<number> {
       // listr2 shows the phases on a terminal; cron and --silent get plain lines.
       const interactive = !!process.stdout.isTTY && !flags.silent && !flags.nonInteractive && !flags.errorsOnly;
       const view = createPhaseView(log, { interactive });
-      const ctx: SyncContext = { config, flags, log, runner, replicas, startedAt, view, stopRequested: () => stop?.reason ?? null };
+      const ctx: SyncContext = { config, flags, log, runner, replicas, startedAt, view, timings: [], stopRequested: () => stop?.reason ?? null };
       const watch = watchTask({
         log,
         task: 'Sync',

@@ -4,7 +4,7 @@
 import os from 'node:os';
 import type { Config, RunFlags, Side } from './config/types.js';
 import { ListingError, listReplica } from './detect/list.js';
-import { displayPath, type Listing } from './detect/parse-listing.js';
+import { displayPath, parseListing, type Listing } from './detect/parse-listing.js';
 import { applyDeletions, applyTransfers } from './apply/apply.js';
 import { expectedAfter, planSync, type Action, type BaseListing, type Plan, type PlanInput } from './plan/plan.js';
 import type { Runner } from './proc/run.js';
@@ -30,6 +30,8 @@ export interface SyncContext {
   startedAt: Date;
   /** Phase display on a terminal (listr2); absent under cron. */
   view?: PhaseView;
+  /** Phase start times, then durations (--verbose shows them). */
+  timings: Array<{ phase: Phase; ms: number }>;
   /** Set by a signal or the hard time limit: stop at the next phase boundary. */
   stopRequested?: () => string | null;
 }
@@ -84,6 +86,7 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
       // Close the shared connection: argv up to the destination, then -O exit.
       await runner.run([...remote.sshArgv.slice(0, -1), '-O', 'exit', remote.sshArgv[remote.sshArgv.length - 1]]);
     }
+    if (ctx.timings.length) log.verbose(`Phase times: ${phaseTimes(ctx)}.`);
     if (runner.sshConnections) {
       log.verbose(`ssh sessions opened: ${runner.sshConnections}${remote?.controlPath ? ' (over one ControlMaster connection)' : ''}.`);
     }
@@ -138,32 +141,57 @@ function stopIfAsked(ctx: SyncContext): void {
 
 function phase(ctx: SyncContext, p: Phase): void {
   ctx.view?.phase(p);
+  const now = performance.now();
+  if (ctx.timings.length) ctx.timings[ctx.timings.length - 1].ms = now - ctx.timings[ctx.timings.length - 1].ms;
+  ctx.timings.push({ phase: p, ms: now });
   testPoint(p);
 }
 
-async function listBoth(ctx: SyncContext): Promise<Record<Side, Listing>> {
+/** "check 0.02s, lock 0.01s, …" for --verbose: where the run's time went. */
+function phaseTimes(ctx: SyncContext): string {
+  const t = ctx.timings;
+  if (t.length) t[t.length - 1].ms = performance.now() - t[t.length - 1].ms;
+  return t.map((x) => `${x.phase} ${(x.ms / 1000).toFixed(2)}s`).join(', ');
+}
+
+interface Listed {
+  /** null: neither replica changed since the last settled run (listings not parsed). */
+  now: Record<Side, Listing> | null;
+  /** Digest of each listing, when it can stand for the replica (complete listing). */
+  digests: Partial<Record<Side, string>>;
+}
+
+/** List both replicas at once. With `known` digests (from the last settled run), an
+ *  unchanged pair of listings is recognised without parsing either. */
+async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> = {}): Promise<Listed> {
   const { runner, log, config, replicas } = ctx;
   phase(ctx, 'list');
   const results = await Promise.all(
     SIDES.map(async (side) => {
       const r = replicas[side];
       log.notice(`Creating ${side} replica file list [${displayRoot(r)}].`);
-      const res = await listReplica(runner, config, r);
+      const res = await listReplica(runner, config, r, known[side]);
       if (res.exitCode === 23) {
         log.error(`Some files could not be listed in ${side} replica [${displayRoot(r)}]. Check for failing symlinks. ${res.stderr.trim().split('\n')[0] ?? ''}`);
       } else if (res.exitCode !== 0 && res.exitCode !== 24) {
         throw new ListingError(r, res.exitCode, res.stderr);
       }
-      return res.listing;
+      return res;
     }),
   );
-  return { initiator: results[0], target: results[1] };
+  const digests: Partial<Record<Side, string>> = {};
+  results.forEach((res, i) => {
+    if (res.exitCode === 0) digests[SIDES[i]] = res.digest;
+  });
+  if (results.every((res) => res.listing === null && res.exitCode === 0)) return { now: null, digests };
+  const listing = (i: number) => results[i].listing ?? parseListing(results[i].raw ?? '');
+  return { now: { initiator: listing(0), target: listing(1) }, digests };
 }
 
 async function initialize(ctx: SyncContext, state: StateDir): Promise<void> {
   ctx.log.notice('Initializing initiator and target file lists.');
-  const now = await listBoth(ctx);
-  if (ctx.flags.dry) return;
+  const { now } = await listBoth(ctx);
+  if (ctx.flags.dry || !now) return;
   for (const s of SIDES) state.writeAfter(s, now[s]);
 }
 
@@ -198,13 +226,21 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
   const bidirectional = config.syncType === 'bidirectional';
 
   mark(state, 'replica-tree');
-  const now = await listBoth(ctx);
-  if (bidirectional) for (const s of SIDES) state.writeList(state.name(s, 'tree-current'), [...now[s].keys()].sort());
+  // Fast path for the common cron case: when both listings are byte-identical to the
+  // ones the last settled run recorded, nothing changed and nothing is parsed.
+  // (Not with CHECKSUM: content changes that keep size and mtime must be looked for.)
+  const known = bidirectional && !config.checksum ? { initiator: state.readDigest('initiator'), target: state.readDigest('target') } : {};
+  const listed = await listBoth(ctx, known);
+  const unchanged = listed.now === null;
+  const now: Record<Side, Listing> = listed.now ?? { initiator: new Map(), target: new Map() };
+  if (bidirectional && !unchanged) for (const s of SIDES) state.writeList(state.name(s, 'tree-current'), [...now[s].keys()].sort());
+  if (unchanged) log.verbose('Both replicas list exactly as at the last settled run: nothing changed.');
   stopIfAsked(ctx);
 
-  const base: Record<Side, BaseListing | null> = bidirectional
-    ? { initiator: state.readBase('initiator'), target: state.readBase('target') }
-    : { initiator: null, target: null };
+  const base: Record<Side, BaseListing | null> =
+    bidirectional && !unchanged
+      ? { initiator: state.readBase('initiator'), target: state.readBase('target') }
+      : { initiator: null, target: null };
   const input: PlanInput = {
     base,
     now,
@@ -220,7 +256,7 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
   phase(ctx, 'plan');
   if (bidirectional) mark(state, 'deleted-list');
   for (const s of SIDES) if (bidirectional) log.notice(`Creating ${s} replica deleted file list.`);
-  const plan = planSync(input);
+  const plan: Plan = unchanged ? { actions: [], conflicts: [], deletedOn: { initiator: [], target: [] }, settled: true } : planSync(input);
   if (bidirectional) {
     // osync.sh, resuming a run of ours that was interrupted, replays these lists and
     // first wipes deleted/<path> for each entry, which would destroy soft-deleted copies
@@ -270,7 +306,13 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
   phase(ctx, 'commit');
   // A failed step keeps its marker, as osync: the next run (either tool) resumes there.
   if (!failed.size) mark(state, 'replica-tree-after');
-  if (!flags.dry && bidirectional) {
+  if (!flags.dry && bidirectional && plan.settled && !unchanged) {
+    // Nothing changed since the base: record the listings' digests beside it, so that
+    // the next run recognises an unchanged pair of replicas without parsing them.
+    for (const s of SIDES) if (listed.digests[s] && listed.digests[s] !== known[s]) state.writeAfter(s, now[s], listed.digests[s]);
+  }
+  // Nothing changed anywhere: the base on disk already says what the replicas hold.
+  if (!flags.dry && bidirectional && !plan.settled) {
     const after = expectedAfter(input, plan.actions, failed);
     state.writeAfter('initiator', after.initiator);
     testPoint('commit-half');

@@ -3,7 +3,7 @@
 //
 // Generates deterministic trees of small files (nested dirs of 50-200 files, sizes
 // 0-4 KiB, seed 42) under $BENCH_DIR (default /tmp/osync-ts-bench) and times the
-// compiled `node dist/scripts/osync.js` (built first with `npm run build` when dist
+// compiled `node dist/osync.mjs` (built first with `npm run build` when dist
 // is missing or older than lib/, so TypeScript compilation is never measured) on:
 //   1. no-change run (replicas in sync, state initialised by an untimed first run),
 //   2. 1% of the files modified on each side (disjoint sets, so no conflicts),
@@ -18,7 +18,7 @@
 // reports the largest maximum resident set of any single process in the tree (in
 // practice the node process), not the sum. Without /usr/bin/time the script polls
 // /proc and reports the peak of the summed RSS of the process tree instead.
-// Also timed: `node dist/scripts/osync.js --version` start-up.
+// Also timed: `node dist/osync.mjs --version` start-up.
 //
 // Options:
 //   --sizes=10000,100000   tree sizes (default 10000,100000)
@@ -43,7 +43,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const OSYNC_JS = path.join(REPO, 'dist', 'scripts', 'osync.js');
+const OSYNC_JS = path.join(REPO, 'dist', 'osync.mjs');
 const GNU_TIME = '/usr/bin/time';
 const SEED = 42;
 /** The listing flags osync-ts passes with a quick-sync's defaults (see lib/proc/rsync.ts listingArgv). */
@@ -245,18 +245,7 @@ function newestMtime(p: string): number {
 function ensureBuild(): void {
   const sources = Math.max(newestMtime(path.join(REPO, 'lib')), newestMtime(path.join(REPO, 'scripts', 'osync.ts')));
   const built = fs.existsSync(OSYNC_JS) ? fs.statSync(OSYNC_JS).mtimeMs : 0;
-  let distNewest = built;
-  if (fs.existsSync(path.join(REPO, 'dist', 'lib'))) {
-    const walk = (p: string): number => {
-      const st = fs.statSync(p);
-      if (!st.isDirectory()) return st.mtimeMs;
-      let m = 0;
-      for (const e of fs.readdirSync(p)) m = Math.max(m, walk(path.join(p, e)));
-      return m;
-    };
-    distNewest = Math.min(built, walk(path.join(REPO, 'dist', 'lib')));
-  }
-  if (built && distNewest >= sources) return;
+  if (built && built >= sources) return;
   say('dist is missing or stale: npm run build');
   sh('npm', ['run', '--silent', 'build'], { cwd: REPO });
 }
@@ -652,7 +641,7 @@ function render(rows: Row[], o: Options, startupS: number, elapsedS: number): st
       (HAVE_GNU_TIME ? '`/usr/bin/time -f %M` (largest single process of the osync-ts tree).' : 'summed RSS of the osync-ts process tree, polled from /proc.'),
     '',
   );
-  out.push(`Start-up: \`node dist/scripts/osync.js --version\` ${(startupS * 1000).toFixed(0)} ms (median).`, '');
+  out.push(`Start-up: \`node dist/osync.mjs --version\` ${(startupS * 1000).toFixed(0)} ms (median).`, '');
   if (NOTES.length) {
     out.push('osync-ts runs that did not exit 0 (results were still checked on disk):', '');
     for (const n of NOTES) out.push(`- ${n}`);

@@ -1,26 +1,45 @@
-// List a replica with rsync --list-only, parsing the output as it streams in.
+// List a replica with rsync --list-only and parse the output in one pass. A digest of
+// it (with the exact rsync argv) is kept: when a replica's listing is byte-identical to
+// the one the last settled run saw, nothing on it has changed and it is not parsed.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Runner } from '../proc/run.js';
 import { listingArgv, rsyncMeaning } from '../proc/rsync.js';
 import type { Replica } from '../replica.js';
-import { parseListingLine, type Listing } from './parse-listing.js';
+import { parseListing, type Listing } from './parse-listing.js';
 
 export interface ListResult {
-  listing: Listing;
+  /** null when the digest matched `knownDigest` (unchanged: not parsed; see `raw`). */
+  listing: Listing | null;
+  /** The unparsed output, when it was taken whole. */
+  raw?: string;
+  digest: string;
   exitCode: number;
   stderr: string;
 }
 
-export async function listReplica(runner: Runner, config: Config, r: Replica): Promise<ListResult> {
-  const listing: Listing = new Map();
-  const res = await runner.run(listingArgv(config, r), {
-    viaSsh: !!r.remote,
-    onLine: (line) => {
-      const parsed = parseListingLine(line);
-      if (parsed) listing.set(parsed[0], parsed[1]);
-    },
-  });
-  return { listing, exitCode: res.exitCode, stderr: res.stderr };
+function startDigest(argv: string[]) {
+  return createHash('sha256').update(argv.join('\0') + '\n', 'latin1');
+}
+
+export async function listReplica(runner: Runner, config: Config, r: Replica, knownDigest?: string): Promise<ListResult> {
+  const argv = listingArgv(config, r);
+  // rsync writes the listing a line per write(2): into a file that is nearly free,
+  // through a pipe into Node it costs more than the listing. So: file, then one pass.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts.list.'));
+  const file = path.join(dir, r.side);
+  try {
+    const res = await runner.run(argv, { viaSsh: !!r.remote, stdoutFile: file });
+    const text = fs.readFileSync(file, 'latin1');
+    const digest = startDigest(argv).update(text, 'latin1').digest('hex');
+    if (digest === knownDigest) return { listing: null, raw: text, digest, exitCode: res.exitCode, stderr: res.stderr };
+    return { listing: parseListing(text), digest, exitCode: res.exitCode, stderr: res.stderr };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export class ListingError extends Error {

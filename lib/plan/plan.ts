@@ -51,6 +51,8 @@ export interface Plan {
   conflicts: string[];
   /** Paths deleted on each side since the last run (osync's deleted lists, collapsed). */
   deletedOn: Record<Side, string[]>;
+  /** Every path is unchanged on both sides since the base: nothing to do or to record. */
+  settled: boolean;
 }
 
 export const other = (s: Side): Side => (s === 'initiator' ? 'target' : 'initiator');
@@ -98,7 +100,7 @@ export function classify(base: BaseListing | null, now: Listing, path: string, p
 /** Collapse deleted paths to their topmost deleted directory, sorted bytewise. */
 export function collapse(paths: Iterable<string>): string[] {
   const set = new Set(paths);
-  return [...set].filter((x) => !ancestors(x).some((a) => set.has(a))).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...set].filter((x) => !ancestors(x).some((a) => set.has(a))).sort();
 }
 
 export interface PlanInput {
@@ -117,10 +119,10 @@ function planBidirectional({ base, now, policy }: PlanInput): Plan {
     for (const k of now[s].keys()) paths.add(k);
     if (base[s]) for (const k of base[s]!.keys()) paths.add(k);
   }
-  const sorted = [...paths].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const decided = new Map<string, Action>();
   const conflicts: string[] = [];
   const deletedOn: Record<Side, string[]> = { initiator: [], target: [] };
+  let settled = true;
 
   const copy = (path: string, from: Side, reason: Reason): Action => ({
     kind: 'copy',
@@ -131,12 +133,13 @@ function planBidirectional({ base, now, policy }: PlanInput): Plan {
     overwrites: now[other(from)].has(path),
   });
 
-  for (const path of sorted) {
+  for (const path of paths) {
     const st: Record<Side, SideState> = {
       initiator: classify(base.initiator, now.initiator, path, policy),
       target: classify(base.target, now.target, path, policy),
     };
     for (const s of ['initiator', 'target'] as const) if (st[s] === 'deleted') deletedOn[s].push(path);
+    if (st.initiator !== 'unchanged' || st.target !== 'unchanged') settled = false;
     const i = now.initiator.get(path);
     const t = now.target.get(path);
 
@@ -182,7 +185,13 @@ function planBidirectional({ base, now, policy }: PlanInput): Plan {
   keepAncestorsOfCopies(decided, now);
   dropInsideReplacedTypes(decided, now);
   const actions = finish(decided, policy);
-  return { actions, conflicts, deletedOn: { initiator: collapse(deletedOn.initiator), target: collapse(deletedOn.target) } };
+  conflicts.sort();
+  return {
+    actions,
+    conflicts,
+    deletedOn: { initiator: collapse(deletedOn.initiator), target: collapse(deletedOn.target) },
+    settled: settled && actions.length === 0,
+  };
 }
 
 /** The single side that changed, when exactly one did (new counts as changed). */
@@ -269,7 +278,8 @@ function planMirror({ now, policy }: PlanInput): Plan {
     if (!now[from].has(path)) decided.set(path, { kind: 'delete', path, on: to, reason: 'mirror', into: 'backup' });
   }
   dropInsideReplacedTypes(decided, now);
-  return { actions: finish(decided, policy), conflicts: [], deletedOn: { initiator: [], target: [] } };
+  const actions = finish(decided, policy);
+  return { actions, conflicts: [], deletedOn: { initiator: [], target: [] }, settled: actions.length === 0 };
 }
 
 /** Drop every key that is one of `roots` or lies below one. */

@@ -16,7 +16,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import nodemailer from 'nodemailer';
+import type nodemailer from 'nodemailer';
+
+// Loaded on first use: a run that sends no mail does not pay for it at start-up.
+const mailer = async () => (await import('nodemailer')).default;
 import type { Config, RunFlags } from '../config/types.js';
 import type { Runner } from '../proc/run.js';
 import type { Logger } from './log.js';
@@ -131,7 +134,7 @@ interface EncodedBody {
 
 /** Nodemailer message in RFC 5322 form (for sendmail -t). */
 async function compose(from: string, to: string[], subject: string, body: EncodedBody): Promise<Buffer> {
-  const t = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  const t = (await mailer()).createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   const info = await t.sendMail(message(from, to, subject, body));
   return info.message as Buffer;
 }
@@ -156,7 +159,7 @@ async function viaSmtp(ctx: AlertContext, from: string, to: string[], subject: s
     port = 25;
   }
   const enc = config.smtpEncryption;
-  const transport = nodemailer.createTransport({
+  const transport = (await mailer()).createTransport({
     host: config.smtpServer,
     port,
     secure: enc === 'ssl',

@@ -68,10 +68,8 @@ export class StateDir {
   }
 
   /** Write a list of rendered paths, one per line (latin1: bytes as rsync gave them). */
-  writeList(file: string, paths: Iterable<string>): void {
-    let text = '';
-    for (const p of paths) text += p + '\n';
-    writeAtomic(file, text);
+  writeList(file: string, paths: string[], durable = false): void {
+    writeAtomic(file, paths.length ? paths.join('\n') + '\n' : '', durable);
   }
 
   readList(file: string): string[] | null {
@@ -110,24 +108,52 @@ export class StateDir {
   /** The base for planning: the last real run's after-list, with metadata when ours is current. */
   readBase(side: Side): BaseListing | null {
     const listFile = this.name(side, 'tree-after', false);
-    const paths = this.readList(listFile);
-    if (paths === null) return null;
-    const base: BaseListing = new Map(paths.map((p) => [p, null]));
-    const meta = readMeta(this.metaFile(side, false), listFile);
-    if (meta && meta.size === base.size && [...meta.keys()].every((k) => base.has(k))) return meta;
-    return base;
+    let list: fs.Stats;
+    try {
+      list = fs.statSync(listFile);
+    } catch {
+      return null;
+    }
+    const meta = readMeta(this.metaFile(side, false), list);
+    if (meta) return meta;
+    const paths = this.readList(listFile) ?? [];
+    return new Map(paths.map((p) => [p, null]));
   }
 
-  /** Write the after-list (osync's format) and then our metadata beside it. */
-  writeAfter(side: Side, listing: BaseListing): void {
-    const sorted = [...listing.keys()].sort(byBytes);
-    this.writeList(this.name(side, 'tree-after'), sorted);
-    const lines = [JSON.stringify({ format: 'osync-ts-tree-meta', version: 1 })];
+  /** The listing digest the last settled run stored beside the base, if still current. */
+  readDigest(side: Side): string | undefined {
+    try {
+      const list = fs.statSync(this.name(side, 'tree-after', false));
+      const fd = fs.openSync(this.metaFile(side, false), 'r');
+      try {
+        const head = Buffer.alloc(256);
+        const n = fs.readSync(fd, head, 0, head.length, 0);
+        const line = head.toString('latin1', 0, n).split('\n')[0];
+        const prefix = `${META_MAGIC} ${list.size} ${list.mtimeMs} `;
+        const digest = line.startsWith(prefix) ? line.slice(prefix.length) : '';
+        return /^[0-9a-f]{64}$/.test(digest) ? digest : undefined;
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Write the after-list (osync's format) and then our metadata beside it, stamped
+   *  with the list's size and mtime (if osync.sh rewrites the list, they no longer
+   *  match) and, when the replica holds exactly this listing, the listing's digest. */
+  writeAfter(side: Side, listing: BaseListing, digest = '-'): void {
+    const sorted = [...listing.keys()].sort(); // code units of latin1 strings = bytes
+    const listFile = this.name(side, 'tree-after');
+    this.writeList(listFile, sorted, true);
+    const st = fs.statSync(listFile);
+    const lines = [`${META_MAGIC} ${st.size} ${st.mtimeMs} ${digest}`];
     for (const p of sorted) {
       const e = listing.get(p);
-      lines.push(JSON.stringify(e ? [p, e.type, e.size, e.mtime, e.mode, e.target ?? null] : [p]));
+      lines.push(e ? `${p}\0${e.type}\0${e.size}\0${e.mtime}\0${e.mode}${e.target !== undefined ? '\0' + e.target : ''}` : p);
     }
-    writeAtomic(this.metaFile(side), lines.join('\n') + '\n');
+    writeAtomic(this.metaFile(side), lines.join('\n') + '\n', true);
   }
 
   remove(file: string): void {
@@ -148,34 +174,41 @@ function readLatin1(file: string): string | null {
   }
 }
 
-function readMeta(metaFile: string, listFile: string): BaseListing | null {
+const META_MAGIC = 'osync-ts-tree-meta 2';
+
+/** Our metadata, when it describes the current osync list (same size and mtime). */
+function readMeta(metaFile: string, list: fs.Stats): BaseListing | null {
+  let text: string;
   try {
-    // Older than osync's list: osync.sh ran since, so our metadata describes another base.
-    if (fs.statSync(metaFile).mtimeMs < fs.statSync(listFile).mtimeMs) return null;
-    const text = fs.readFileSync(metaFile, 'latin1');
-    const lines = text.split('\n');
-    const head = JSON.parse(lines[0]);
-    if (head.format !== 'osync-ts-tree-meta' || head.version !== 1) return null;
-    const out: BaseListing = new Map();
-    for (let i = 1; i < lines.length; i++) {
-      if (!lines[i]) continue;
-      const [p, type, size, mtime, mode, target] = JSON.parse(lines[i]);
-      const e: Entry | null = type ? { type, size, mtime, mode, ...(target !== null ? { target } : {}) } : null;
-      out.set(p, e);
-    }
-    return out;
+    text = fs.readFileSync(metaFile, 'latin1');
   } catch {
     return null;
   }
+  const nl = text.indexOf('\n');
+  if (nl < 0 || !text.slice(0, nl).startsWith(`${META_MAGIC} ${list.size} ${list.mtimeMs} `)) return null;
+  const out: BaseListing = new Map();
+  for (const line of text.slice(nl + 1).split('\n')) {
+    if (!line) continue;
+    const f = line.split('\0');
+    if (f.length < 5) {
+      out.set(f[0], null);
+      continue;
+    }
+    const e: Entry = { type: f[1] as Entry['type'], size: Number(f[2]), mtime: Number(f[3]), mode: f[4] };
+    if (f.length > 5) e.target = f[5];
+    out.set(f[0], e);
+  }
+  return out;
 }
 
-/** Temp file in the same directory, fsync, rename: readers see old or new, never half. */
-export function writeAtomic(file: string, text: string): void {
+/** Temp file in the same directory, then rename: readers see old or new, never half.
+ *  `durable` files (the base of the next run) are also fsync'ed before the rename. */
+export function writeAtomic(file: string, text: string, durable = false): void {
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = fs.openSync(tmp, 'w', 0o600);
   try {
-    fs.writeSync(fd, Buffer.from(text, 'latin1'));
-    fs.fsyncSync(fd);
+    fs.writeSync(fd, text, null, 'latin1');
+    if (durable) fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }

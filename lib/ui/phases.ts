@@ -2,7 +2,8 @@
 // the sync moves on, with the latest log line under the running phase. Under cron (no
 // terminal), with --silent or --non-interactive, there is no display at all and the
 // log lines are printed plainly, as osync prints them.
-import { Listr } from 'listr2';
+import type { Listr as ListrType } from 'listr2';
+import { createRequire } from 'node:module';
 import { consoleSink, type Logger, type ScreenSink } from '../report/log.js';
 
 export const PHASES = {
@@ -69,6 +70,8 @@ export function createPhaseView(log: Logger, opts: { interactive: boolean }): Ph
   };
   log.screen = sink;
 
+  // Loaded only on a terminal: cron runs do not pay for it at start-up.
+  const { Listr } = createRequire(import.meta.url)('listr2') as { Listr: typeof ListrType };
   const list = new Listr(
     keys.map((k) => ({
       title: PHASES[k],

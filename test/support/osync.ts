@@ -96,8 +96,29 @@ export function runOsync(args: string[], env: Record<string, string> = {}, opts:
   });
 }
 
+/** How quickSync reaches the target: a local path (default), or the same path on a
+ *  host over ssh (set by the remote variants of the scenario files; the loopback sshd
+ *  sees the same file system, so every assertion on the target's files still holds). */
+export interface RemoteTargetMode {
+  /** ssh://user@127.0.0.1:port/ — the target path is appended. */
+  uriPrefix: string;
+  args: string[];
+  env: Record<string, string>;
+}
+let remoteMode: RemoteTargetMode | null = null;
+export function useRemoteTarget(mode: RemoteTargetMode | null): void {
+  remoteMode = mode;
+}
+export function targetIsRemote(): boolean {
+  return remoteMode !== null;
+}
+
 /** Quick-sync run: `--initiator=a --target=b ...extraArgs`. */
 export function quickSync(a: string, b: string, extraArgs: string[] = [], env: Record<string, string> = {}, opts: RunOptions = {}): Promise<OsyncResult> {
+  if (remoteMode) {
+    const target = remoteMode.uriPrefix + path.resolve(opts.cwd ?? REPO_ROOT, b);
+    return runOsync([`--initiator=${a}`, `--target=${target}`, ...remoteMode.args, ...extraArgs], { ...remoteMode.env, ...env }, opts);
+  }
   return runOsync([`--initiator=${a}`, `--target=${b}`, ...extraArgs], env, opts);
 }
 

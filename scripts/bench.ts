@@ -82,11 +82,12 @@ function parseOptions(argv: string[]): Options {
   for (const a of argv) {
     if (a === '--quick') quick = true;
     else if (a === '--keep') keep = true;
+    else if (a === '--no-remote') continue;
     else if (a.startsWith('--sizes=')) sizes = a.slice(8).split(',').map((s) => Number(s.trim()));
     else if (a.startsWith('--reps=')) reps = Number(a.slice(7));
     else if (a.startsWith('--out=')) out = a.slice(6);
     else if (a === '-h' || a === '--help') {
-      process.stdout.write('usage: npx tsx scripts/bench.ts [--sizes=10000,100000] [--quick] [--reps=N] [--out=FILE] [--keep]\n');
+      process.stdout.write('usage: npx tsx scripts/bench.ts [--sizes=10000,100000] [--quick] [--reps=N] [--out=FILE] [--keep] [--no-remote]\n');
       process.exit(0);
     } else throw new Error(`Unknown option ${a}`);
   }
@@ -685,10 +686,23 @@ async function main(): Promise<void> {
   if (!HAVE_GNU_TIME) say('/usr/bin/time not found (apt-get install -y time): polling /proc for peak RSS instead');
   ensureBuild();
   fs.mkdirSync(o.benchDir, { recursive: true });
+  // The remote column: with no BENCH_SSH_TARGET, run against the test suite's own
+  // loopback sshd when this machine can start one (root, openssh-server installed).
+  let sshd: { stop(): Promise<void> } | null = null;
+  if (!o.ssh && !process.argv.includes('--no-remote') && process.getuid?.() === 0 && fs.existsSync('/usr/sbin/sshd')) {
+    const { startSshd, keyPath } = await import('../test/support/sshd.js');
+    const s = await startSshd();
+    sshd = s;
+    const remoteDir = path.join(o.benchDir, 'remote');
+    fs.mkdirSync(remoteDir, { recursive: true });
+    o.ssh = { uri: `ssh://root@127.0.0.1:${s.port}/${remoteDir}`, user: 'root', host: '127.0.0.1', port: s.port, path: remoteDir, key: keyPath(s, 'root') };
+    say(`remote column: loopback sshd on port ${s.port}`);
+  }
   const startupS = await startup(o.reps);
   say(`start-up (--version): ${(startupS * 1000).toFixed(0)} ms`);
   const rows: Row[] = [];
   for (const n of o.sizes) rows.push(...(await benchSize(n, o)));
+  await sshd?.stop();
   const text = render(rows, o, startupS, (Date.now() - t0) / 1000);
   process.stdout.write(text);
   if (o.out) {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { explain, runOsync, type OsyncResult } from './support/osync.js';
-import { keyPath, sshdClientArgs, sshdUri, startSshd, type KeyName, type TestSshd } from './support/sshd.js';
+import { keyPath, runProgram, sshdClientArgs, sshdUri, startSshd, type KeyName, type TestSshd } from './support/sshd.js';
 import { readTree, rmTree, setMtime, tmpDir, writeTree } from './support/tree.js';
 
 let sshd: TestSshd;
@@ -217,6 +217,24 @@ describe('remote target over ssh', () => {
     assert.match(r.log, /\(CRITICAL\):sshpass not present\. Cannot start sync\. SSH_PASSWORD_FILE needs sshpass/);
     assert.deepEqual(readTree(b), {});
     assert.ok(!fs.existsSync(path.join(a, '.osync_workdir')));
+  });
+
+  test('SUDO_EXEC for a user whose sudo asks for a password: one clear line, nothing touched', async () => {
+    const { a, b } = pair();
+    writeTree(a, { 'f': 'x' });
+    // A second login user with the same key but no sudoers entry: `sudo -n` must refuse.
+    const user = 'osyncnopw';
+    const exists = (await runProgram('getent', ['passwd', user])).code === 0;
+    if (!exists) await runProgram('useradd', ['-m', '-s', '/bin/sh', user]);
+    await runProgram('usermod', ['-p', '*', user]);
+    fs.writeFileSync(path.join(sshd.dir, 'authorized_keys', user), fs.readFileSync(keyPath(sshd, 'user') + '.pub'), { mode: 0o644 });
+    const r = await remoteSync(a, b, { key: 'user', user, env: { SUDO_EXEC: 'true' } });
+    assert.equal(r.code, 1, explain(r));
+    const critical = r.log.split('\n').filter((l) => l.includes('(CRITICAL):'));
+    assert.equal(critical.length, 1, explain(r));
+    assert.match(critical[0], /sudo asks for a password: SUDO_EXEC needs passwordless sudo/);
+    assert.deepEqual(readTree(b), {});
+    assert.ok(!fs.existsSync(path.join(a, '.osync_workdir/lock')));
   });
 
   test('CREATE_DIRS creates the remote root, TARGET_CUSTOM_STATE_DIR is created on the target', async () => {

@@ -14,6 +14,7 @@ import { runHooks, type HookContext } from './hooks.js';
 import { createPhaseView } from './ui/phases.js';
 import { conflictsMail, currentlyRunningMail, finishedRunMail, mailsEnabled, sendMail, type AlertContext } from './report/alerts.js';
 import { watchTask } from './timelimit.js';
+import { trashCommand } from './trash.js';
 import { OSYNC_COMPAT, VERSION } from './version.js';
 
 export interface MainIo {
@@ -68,6 +69,16 @@ export async function main(io: MainIo): Promise<number> {
   const logFile = resolveLogFile(config.logFile, config.instanceId, io.env);
   const cannot = log.openFile(logFile);
   if (cannot) io.stdout(cannot + '\n');
+
+  // osync-ts trash commands: --list-trash, --restore=PATH; no sync, no hooks, no mails.
+  if (flags.listTrash || flags.restore !== undefined) {
+    const code = await trashCommand({ config, flags, log, runner: new Runner(log), cwd: io.cwd, stdout: io.stdout }).catch((e: Error) => {
+      log.critical(`Unexpected failure: ${e.stack ?? e}`);
+      return 1;
+    });
+    log.closeFile();
+    return code;
+  }
 
   const dryMark = flags.dry ? ' /!\\ DRY RUN' : '';
   log.notice('-------------------------------------------------------------');

@@ -13,6 +13,7 @@ import type { Runner } from '../proc/run.js';
 import { deletionArgv, rsyncMeaning, rsyncSucceeded, transferArgv } from '../proc/rsync.js';
 import type { Replica } from '../replica.js';
 import type { Logger } from '../report/log.js';
+import { keepConflictCopies, makeRoom } from '../trash.js';
 
 type Copy = Extract<Action, { kind: 'copy' }>;
 type Delete = Extract<Action, { kind: 'delete' }>;
@@ -67,6 +68,8 @@ export async function applyDeletions(
           byTrash.set(into, [...(byTrash.get(into) ?? []), d]);
         }
         for (const [into, group] of byTrash) {
+          // An earlier item at the same place in the trash is kept under a timestamped name.
+          if (into === 'deleted' || (into === 'backup' && !o.backupSuffix)) await makeRoom(runner, log, config, r, into, group.map((d) => d.path));
           const argv = deletionArgv(config, emptyDir, r, into as 'deleted' | 'backup' | null, {
             dry: false,
             suffix: into === 'backup' ? o.backupSuffix : undefined,
@@ -121,6 +124,8 @@ export async function applyTransfers(
 ): Promise<ApplyResult> {
   const failed = new Set<Action>();
   const itemized: Record<Side, string> = { initiator: '', target: '' };
+  // CONFLICT_COPY_BESIDE: the losers are copied beside themselves before they are replaced.
+  await keepConflictCopies(runner, log, config, replicas, actions, o.dry);
   await Promise.all(
     (['target', 'initiator'] as const).map(async (to) => {
       const copies = actions.filter((a): a is Copy => a.kind === 'copy' && a.to === to);
@@ -132,6 +137,11 @@ export async function applyTransfers(
       }
       for (const c of copies) log.verbose(`Copying [${displayPath(c.path)}] ${from} → ${to} (${c.reason}).`);
       if (o.dry) return;
+      if (config.conflictBackup && !o.backupSuffix) {
+        // What the transfer will back up (an overwritten file, a directory replaced by a
+        // file) must not replace an earlier backup: that one is kept under a timestamped name.
+        await makeRoom(runner, log, config, replicas[to], 'backup', copies.filter((c) => c.overwrites && c.reason !== 'attributes').map((c) => c.path));
+      }
       const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, itemize: o.itemize, backupSuffix: o.backupSuffix });
       const res = await runner.run(argv, { input: fileList(copies.map((c) => c.path)), viaSsh: !!(replicas[from].remote || replicas[to].remote) });
       itemized[to] = res.stdout;

@@ -35,7 +35,7 @@ export function emptyFlags(): RunFlags {
   };
 }
 
-type BoolFlag = Exclude<keyof RunFlags, 'debug'>;
+type BoolFlag = Exclude<keyof RunFlags, 'debug' | 'restore' | 'restoreFrom' | 'restoreAt' | 'restoreSide'>;
 
 /** Switches without a value that only set a run flag. */
 const SWITCHES: Record<string, BoolFlag> = {
@@ -53,6 +53,7 @@ const SWITCHES: Record<string, BoolFlag> = {
   // osync-ts only
   '--force': 'force',
   '--json': 'json',
+  '--list-trash': 'listTrash',
 };
 
 /** Switches without a value that set config keys. */
@@ -79,6 +80,20 @@ const VALUE_OPTIONS: Record<string, string> = {
   '--target-state-dir': 'TARGET_CUSTOM_STATE_DIR',
   '--remote-token': '_REMOTE_TOKEN',
 };
+
+/** osync-ts trash options (--restore=PATH, --from=, --at=, --side=); true when `name` is one. */
+function trashOption(flags: RunFlags, name: string, value: string): boolean {
+  if (name === '--restore') flags.restore = value;
+  else if (name === '--at') flags.restoreAt = value;
+  else if (name === '--from') {
+    if (value !== 'deleted' && value !== 'backup') throw new ConfigError(`Bad --from value [${value}]: expected deleted or backup.`, 1);
+    flags.restoreFrom = value;
+  } else if (name === '--side') {
+    if (value !== 'initiator' && value !== 'target') throw new ConfigError(`Bad --side value [${value}]: expected initiator or target.`, 1);
+    flags.restoreSide = value;
+  } else return false;
+  return true;
+}
 
 export const MONITOR_UNSUPPORTED = 'Monitor mode (--on-changes) is not supported by osync-ts yet.';
 
@@ -117,6 +132,7 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = {}): ParsedAr
     }
     const eq = arg.indexOf('=');
     if (arg.startsWith('--') && eq > 0) {
+      if (trashOption(flags, arg.slice(0, eq), arg.slice(eq + 1))) continue;
       const key = VALUE_OPTIONS[arg.slice(0, eq)];
       if (key) {
         // Deliberate fix: osync keeps the text after the LAST '=' (so

@@ -305,6 +305,9 @@ export function buildConfig(input: BuildInput): { config: Config; warnings: stri
   else if (encRaw !== '' && encRaw !== 'none') {
     warnings.push(`Bogus SMTP_ENCRYPTION value [${get('SMTP_ENCRYPTION')}], using none.`);
   }
+  // osync-ts only; off unless true/yes.
+  const besideRaw = get('CONFLICT_COPY_BESIDE');
+  if (!['', 'true', 'false', 'yes', 'no'].includes(besideRaw)) throw bogus('CONFLICT_COPY_BESIDE', besideRaw, quick ? 'environment' : 'config file');
   const portRaw = get('SMTP_PORT');
   if (portRaw !== '' && !/^[0-9]+$/.test(portRaw)) throw bogus('SMTP_PORT', portRaw, quick ? 'environment' : 'config file');
 
@@ -362,6 +365,7 @@ export function buildConfig(input: BuildInput): { config: Config; warnings: stri
     alertConflicts: get('ALERT_CONFLICTS') === 'true',
     conflictBackup: bools.CONFLICT_BACKUP,
     conflictBackupMultiple: bools.CONFLICT_BACKUP_MULTIPLE,
+    conflictCopyBeside: besideRaw === 'true' || besideRaw === 'yes',
     conflictBackupDays: nums.CONFLICT_BACKUP_DAYS,
     conflictPrevalance,
     softDelete: bools.SOFT_DELETE,
@@ -494,6 +498,11 @@ no config file is read; settings come from the environment and these options.
 --no-locks              Do not take or check locks
 --force                 Let the run through the mass-deletion safety check (osync-ts)
 --json                  Machine-readable output (osync-ts)
+--list-trash            List what can be restored from both replicas' trash (osync-ts)
+--restore=PATH          Put PATH back from the trash on the replica that holds it (osync-ts)
+  --from=deleted|backup   ...only from soft-deleted items, or only from backups
+  --at=TIME               ...the version current at TIME (ISO date or date-time)
+  --side=initiator|target ...only from that replica's trash
 -h, --help              This text
 -v, --version           Program version
 

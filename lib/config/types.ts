@@ -75,6 +75,8 @@ export interface Config {
   alertConflicts: boolean;
   conflictBackup: boolean;
   conflictBackupMultiple: boolean;
+  /** osync-ts: also keep a conflict's losing version beside the file, "name (conflict … side).ext". */
+  conflictCopyBeside: boolean;
   conflictBackupDays: number;
   conflictPrevalance: Side;
   softDelete: boolean;
@@ -130,6 +132,16 @@ export interface RunFlags {
   force?: boolean;
   /** osync-ts only (--json): machine-readable output. */
   json?: boolean;
+  /** osync-ts only (--list-trash): list what can be restored on both replicas. */
+  listTrash?: boolean;
+  /** osync-ts only (--restore=PATH): put a version of PATH back from the trash. */
+  restore?: string;
+  /** --from=deleted|backup: only that trash (restore, list). */
+  restoreFrom?: 'deleted' | 'backup';
+  /** --at=TIME: the version current at that time (restore). */
+  restoreAt?: string;
+  /** --side=initiator|target: only that replica's trash (restore, list). */
+  restoreSide?: Side;
 }
 
 /** A warning found while loading (logged once the log file is known). */

@@ -142,3 +142,35 @@ export function deletionArgv(c: Config, emptyDir: string, on: Replica, into: 'de
     rsyncLocation(on),
   ];
 }
+
+/** The workdir of a replica as rsync names it (…/.osync_workdir/). */
+function workDirLocation(r: Replica): string {
+  return rsyncLocation({ ...r, root: r.workDir });
+}
+
+/** List the trash of a replica (deleted/ and backup/ below its workdir), recursively. */
+export function trashListingArgv(c: Config, r: Replica): string[] {
+  return [
+    c.rsyncExecutable,
+    '-r', '-ltD', '-8',
+    '--list-only',
+    '--include=/deleted/***', '--include=/backup/***', '--exclude=*',
+    ...remoteArgs(r),
+    workDirLocation(r),
+  ];
+}
+
+/** List only the named workdir-relative paths (NUL-separated on stdin) that exist, not
+ *  recursing (the collision check before items are moved into the trash). `emptyDir` is
+ *  a local empty directory: with a destination rsync accepts --files-from and only lists. */
+export function trashProbeArgv(c: Config, r: Replica, emptyDir: string): string[] {
+  return [
+    c.rsyncExecutable,
+    '-ltD', '-8',
+    '--list-only', '--ignore-missing-args',
+    ...remoteArgs(r),
+    '--files-from=-', '--from0',
+    workDirLocation(r),
+    `${emptyDir}/`,
+  ];
+}

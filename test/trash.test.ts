@@ -1,0 +1,336 @@
+// The trash: soft deletes and backups that never collide, --list-trash, --restore, and
+// CONFLICT_COPY_BESIDE. Real rsync, real files, the real command line; a remote part
+// runs the same against a loopback sshd.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { conflictCopyName, parseAt, splitVersion, versionSuffix } from '../lib/trash.js';
+import { explain, quickSync, runOsync, type OsyncResult } from './support/osync.js';
+import { keyPath, sshdClientArgs, sshdUri, startSshd, type TestSshd } from './support/sshd.js';
+import { readTree, rmTree, tmpDir, writeTree } from './support/tree.js';
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmTree(d);
+});
+
+function pair(): { a: string; b: string } {
+  const root = tmpDir('osync-ts-trash-');
+  dirs.push(root);
+  fs.chmodSync(root, 0o755);
+  const a = path.join(root, 'a');
+  const b = path.join(root, 'b');
+  fs.mkdirSync(a);
+  fs.mkdirSync(b);
+  writeTree(a, FILL);
+  return { a, b };
+}
+
+/** Files that stay put, so the deletions these tests make stay under the deletion guard. */
+const FILL: Record<string, string> = Object.fromEntries([1, 2, 3, 4, 5, 6, 7, 8].map((n) => [`fill/${n}`, `filler ${n}`]));
+/** readTree without the filler. */
+function tree(root: string): Record<string, string> {
+  return Object.fromEntries(Object.entries(readTree(root)).filter(([k]) => k !== 'fill' && !k.startsWith('fill/')));
+}
+
+async function sync(a: string, b: string, env: Record<string, string> = {}): Promise<OsyncResult> {
+  const r = await quickSync(a, b, [], env);
+  assert.equal(r.code, 0, explain(r));
+  return r;
+}
+
+const trash = (root: string, where: 'deleted' | 'backup') => path.join(root, '.osync_workdir', where);
+const T2024_01 = new Date(2024, 0, 10, 8, 30, 0).getTime() / 1000;
+const T2024_03 = new Date(2024, 2, 5, 17, 45, 9).getTime() / 1000;
+const suffix = (t: number) => versionSuffix(t);
+
+describe('names', () => {
+  test('version suffix round trip and conflict copy names', () => {
+    assert.equal(versionSuffix(T2024_03), '.2024.03.05-17.45.09');
+    assert.deepEqual(splitVersion('report.pdf.2024.03.05-17.45.09'), { name: 'report.pdf', version: T2024_03 });
+    assert.deepEqual(splitVersion('report.pdf.2024.03.05-17.45.09-2'), { name: 'report.pdf', version: T2024_03 });
+    assert.deepEqual(splitVersion('report.pdf'), { name: 'report.pdf' });
+    const tag = '2026-11-25 134209 target';
+    assert.equal(conflictCopyName('docs/report.final.txt', tag), 'docs/report.final (conflict 2026-11-25 134209 target).txt');
+    assert.equal(conflictCopyName('.bashrc', tag), '.bashrc (conflict 2026-11-25 134209 target)');
+    assert.equal(conflictCopyName('d/.config.json', tag), 'd/.config (conflict 2026-11-25 134209 target).json');
+    assert.equal(conflictCopyName('Makefile', tag), 'Makefile (conflict 2026-11-25 134209 target)');
+    assert.equal(conflictCopyName('x/name.', tag), 'x/name. (conflict 2026-11-25 134209 target)');
+    assert.equal(parseAt('2024-03-05T17:45:09'), T2024_03);
+    assert.equal(parseAt('2024-03-05 17:45:09Z'), Date.UTC(2024, 2, 5, 17, 45, 9) / 1000);
+    assert.throws(() => parseAt('yesterday'), /Bad --at value \[yesterday\]/);
+    assert.throws(() => parseAt('2024-13-01'), /Bad --at value/);
+  });
+});
+
+describe('soft deletes and backups never collide', () => {
+  test('the same path deleted twice: both versions kept; file and directory collide both ways', async () => {
+    const { a, b } = pair();
+    writeTree(a, { f: { content: 'first', mtime: T2024_01 }, d: { content: 'a file named d', mtime: T2024_01 }, keep: 'k' });
+    await sync(a, b);
+    fs.rmSync(path.join(a, 'f'));
+    fs.rmSync(path.join(a, 'd'));
+    await sync(a, b);
+    assert.deepEqual(readTree(trash(b, 'deleted')), { d: 'a file named d', f: 'first' });
+    // The same names again: f a file again, d now a directory.
+    writeTree(a, { f: { content: 'second!', mtime: T2024_03 }, 'd/x': { content: 'x in dir d', mtime: T2024_03 } });
+    await sync(a, b);
+    fs.rmSync(path.join(a, 'f'));
+    fs.rmSync(path.join(a, 'd'), { recursive: true });
+    await sync(a, b);
+    const dir = fs.statSync(path.join(trash(b, 'deleted'), 'd')).isDirectory();
+    assert.ok(dir, 'the directory d took the plain name');
+    assert.deepEqual(readTree(trash(b, 'deleted')), {
+      d: '<dir>',
+      'd/x': 'x in dir d',
+      [`d${suffix(T2024_01)}`]: 'a file named d',
+      f: 'second!',
+      [`f${suffix(T2024_01)}`]: 'first',
+    });
+    // And a file d once more, over the trashed directory d.
+    writeTree(a, { d: { content: 'file d again', mtime: T2024_03 + 60 } });
+    await sync(a, b);
+    fs.rmSync(path.join(a, 'd'));
+    await sync(a, b);
+    const t = readTree(trash(b, 'deleted'));
+    assert.equal(t['d'], 'file d again');
+    const dirVersion = Object.keys(t).find((k) => /^d\.\d{4}\.\d\d\.\d\d-\d\d\.\d\d\.\d\d$/.test(k) && t[k] === '<dir>');
+    assert.ok(dirVersion, `the earlier directory d is kept under a suffixed name: ${JSON.stringify(t)}`);
+    assert.equal(t[`${dirVersion}/x`], 'x in dir d');
+    assert.equal(t[`d${suffix(T2024_01)}`], 'a file named d');
+    assert.deepEqual(tree(a), { keep: 'k' });
+    assert.deepEqual(tree(b), { keep: 'k' });
+  });
+
+  test('backups: a file overwritten twice keeps both earlier versions; CONFLICT_BACKUP_MULTIPLE unchanged', async () => {
+    const { a, b } = pair();
+    writeTree(a, { f: { content: 'v1', mtime: T2024_01 } });
+    await sync(a, b);
+    writeTree(a, { f: { content: 'v2 longer', mtime: T2024_03 } });
+    await sync(a, b);
+    writeTree(a, { f: { content: 'v3', mtime: T2024_03 + 3600 } });
+    await sync(a, b);
+    assert.equal(fs.readFileSync(path.join(b, 'f'), 'utf8'), 'v3');
+    assert.deepEqual(readTree(trash(b, 'backup')), { f: 'v2 longer', [`f${suffix(T2024_01)}`]: 'v1' });
+
+    // With CONFLICT_BACKUP_MULTIPLE the run-time suffix already separates versions: nothing is renamed.
+    const m = pair();
+    writeTree(m.a, { f: { content: 'v1', mtime: T2024_01 } });
+    await sync(m.a, m.b, { CONFLICT_BACKUP_MULTIPLE: 'true' });
+    writeTree(m.a, { f: { content: 'v2 longer', mtime: T2024_03 } });
+    await sync(m.a, m.b, { CONFLICT_BACKUP_MULTIPLE: 'true' });
+    const names = Object.keys(readTree(trash(m.b, 'backup')));
+    assert.equal(names.length, 1);
+    assert.match(names[0], /^f\.\d{4}\.\d\d\.\d\d-\d\d\.\d\d\.\d\d$/);
+    assert.notEqual(names[0], `f${suffix(T2024_01)}`, 'the suffix is the run time, not the mtime');
+  });
+});
+
+describe('--list-trash and --restore (local)', () => {
+  /** a and b synced, then `f` deleted twice (versions 2024-01 and 2024-03), `dir/` deleted,
+   *  and `e` edited (its old version in the target's backup). */
+  async function history(): Promise<{ a: string; b: string }> {
+    const { a, b } = pair();
+    writeTree(a, { f: { content: 'f one', mtime: T2024_01 }, 'dir/x': { content: 'x', mtime: T2024_01 }, 'dir/sub/y': { content: 'yy', mtime: T2024_01 }, e: { content: 'e old', mtime: T2024_01 }, keep: 'k' });
+    await sync(a, b);
+    fs.rmSync(path.join(a, 'f'));
+    fs.rmSync(path.join(a, 'dir'), { recursive: true });
+    writeTree(a, { e: { content: 'e new!', mtime: T2024_03 } });
+    await sync(a, b);
+    writeTree(a, { f: { content: 'f two!', mtime: T2024_03 } });
+    await sync(a, b);
+    fs.rmSync(path.join(a, 'f'));
+    await sync(a, b);
+    return { a, b };
+  }
+
+  test('--list-trash lists every version with side, trash, date and size, sorted, and a total', async () => {
+    const { a, b } = await history();
+    const r = await quickSync(a, b, ['--list-trash']);
+    assert.equal(r.code, 0, explain(r));
+    const when = (t: number) => {
+      const d = new Date(t * 1000);
+      const p = (n: number) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    };
+    const lines = r.stdout.trimEnd().split('\n').map((l) => l.replace(/ +/g, ' '));
+    assert.deepEqual(lines, [
+      'SIDE WHERE MODIFIED SIZE PATH',
+      `target deleted ${when(T2024_01)} 2 dir/sub/y`,
+      `target deleted ${when(T2024_01)} 1 dir/x`,
+      `target backup ${when(T2024_01)} 5 e`,
+      `target deleted ${when(T2024_03)} 6 f`,
+      `target deleted ${when(T2024_01)} 5 f (version ${when(T2024_01)})`,
+      '5 item(s), 19 bytes in the trash (initiator 0, target 5).',
+    ]);
+    // Nothing was changed or locked by listing.
+    assert.equal(fs.existsSync(path.join(a, '.osync_workdir', 'lock')), false);
+    assert.deepEqual(tree(b), { e: 'e new!', keep: 'k' });
+  });
+
+  test('--restore: newest, --at, --from, a directory, the current file kept in backup, then a sync propagates it', async () => {
+    const { a, b } = await history();
+    // --at picks the version current then: the January f.
+    let r = await quickSync(a, b, ['--restore=f', '--at=2024-02-01']);
+    assert.equal(r.code, 0, explain(r));
+    assert.match(r.stdout, /Restored \[f\] on target replica from deleted \(version of 2024-01-10 08:30:00\)/);
+    assert.equal(fs.readFileSync(path.join(b, 'f'), 'utf8'), 'f one');
+    // No --at: the newest; the January f now in place goes to backup first.
+    r = await quickSync(a, b, ['--restore=f']);
+    assert.equal(r.code, 0, explain(r));
+    assert.match(r.stdout, /The current \[f\] on target replica was moved to the backup directory\./);
+    assert.equal(fs.readFileSync(path.join(b, 'f'), 'utf8'), 'f two!');
+    assert.equal(fs.readFileSync(path.join(trash(b, 'backup'), 'f'), 'utf8'), 'f one');
+    // --from=backup: the old e replaces the current one, which is kept in backup under its mtime.
+    r = await quickSync(a, b, ['--restore=e', '--from=backup']);
+    assert.equal(r.code, 0, explain(r));
+    assert.equal(fs.readFileSync(path.join(b, 'e'), 'utf8'), 'e old');
+    assert.equal(fs.readFileSync(path.join(trash(b, 'backup'), 'e'), 'utf8'), 'e new!');
+    // A directory comes back whole.
+    r = await quickSync(a, b, ['--restore=dir/']);
+    assert.equal(r.code, 0, explain(r));
+    assert.deepEqual(readTree(path.join(b, 'dir')), { sub: '<dir>', 'sub/y': 'yy', x: 'x' });
+    assert.equal(fs.existsSync(path.join(b, '.osync_workdir', 'lock')), false, 'locks released');
+    // The next sync copies what was restored to the other side and deletes nothing.
+    const s = await quickSync(a, b, ['--summary']);
+    assert.equal(s.code, 0, explain(s));
+    const expected = { dir: '<dir>', 'dir/sub': '<dir>', 'dir/sub/y': 'yy', 'dir/x': 'x', e: 'e old', f: 'f two!', keep: 'k' };
+    assert.deepEqual(tree(a), expected);
+    assert.deepEqual(tree(b), expected);
+    assert.match(s.stdout, /Initiator has 0 deletions\.\nTarget has 0 deletions\./);
+    const again = await quickSync(a, b, ['--summary']);
+    assert.match(again.stdout, /Initiator has 0 updates\.\nTarget has 0 updates\.\nInitiator has 0 deletions\.\nTarget has 0 deletions\./, explain(again));
+  });
+
+  test('errors: nothing found, bad --at, ambiguous, bad --from, a locked replica', async () => {
+    const { a, b } = await history();
+    const cases: Array<[string[], RegExp]> = [
+      [['--restore=nope'], /Nothing to restore: no version of \[nope\] in the trash on either replica\./],
+      [['--restore=f', '--at=2023-12-31'], /Nothing to restore: no version of \[f\] from before 2023-12-31 00:00:00\./],
+      [['--restore=f', '--at=last tuesday'], /Bad --at value \[last tuesday\]/],
+      [['--restore=f', '--from=bin'], /Bad --from value \[bin\]: expected deleted or backup\./],
+      [['--restore=f', '--side=initiator'], /Nothing to restore: no version of \[f\] in the trash on initiator replica\./],
+      [['--restore=../etc/passwd'], /Bad --restore path/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await quickSync(a, b, args);
+      assert.equal(r.code, 1, explain(r));
+      assert.match(r.stdout + r.stderr, message);
+    }
+    // Same path, same time, on both replicas: ambiguous until --side says which.
+    writeTree(trash(a, 'deleted'), { g: { content: 'g on a', mtime: T2024_01 } });
+    writeTree(trash(b, 'deleted'), { g: { content: 'g on b', mtime: T2024_01 } });
+    let r = await quickSync(a, b, ['--restore=g']);
+    assert.equal(r.code, 1, explain(r));
+    assert.match(r.stderr, /Ambiguous: \[g\] has versions of the same time \(2024-01-10 08:30:00\) in initiator deleted and target deleted; choose with --side=initiator\|target/);
+    assert.equal(fs.existsSync(path.join(a, 'g')) || fs.existsSync(path.join(b, 'g')), false);
+    r = await quickSync(a, b, ['--restore=g', '--side=initiator']);
+    assert.equal(r.code, 0, explain(r));
+    assert.equal(fs.readFileSync(path.join(a, 'g'), 'utf8'), 'g on a');
+    // A live lock (this test's pid) stops a restore, and nothing moves.
+    fs.writeFileSync(path.join(b, '.osync_workdir', 'lock'), `${process.pid}@quicksync_task\n`);
+    r = await quickSync(a, b, ['--restore=dir']);
+    assert.equal(r.code, 1, explain(r));
+    assert.equal(fs.existsSync(path.join(b, 'dir')), false);
+    assert.equal(fs.readFileSync(path.join(b, '.osync_workdir', 'lock'), 'utf8'), `${process.pid}@quicksync_task\n`);
+  });
+});
+
+describe('CONFLICT_COPY_BESIDE', () => {
+  async function conflicted(env: Record<string, string>): Promise<{ a: string; b: string }> {
+    const { a, b } = pair();
+    writeTree(a, { 'docs/report.txt': { content: 'base', mtime: T2024_01 }, '.rc': { content: 'base', mtime: T2024_01 } });
+    await sync(a, b, env);
+    writeTree(a, { 'docs/report.txt': { content: 'older edit on a', mtime: T2024_03 }, '.rc': { content: 'rc newer on a', mtime: T2024_03 + 10 } });
+    writeTree(b, { 'docs/report.txt': { content: 'newer edit on b', mtime: T2024_03 + 10 }, '.rc': { content: 'rc on b', mtime: T2024_03 } });
+    await sync(a, b, env);
+    return { a, b };
+  }
+
+  test('off by default: the loser only goes to backup, as osync', async () => {
+    const { a, b } = await conflicted({});
+    const expected = { '.rc': 'rc newer on a', docs: '<dir>', 'docs/report.txt': 'newer edit on b' };
+    assert.deepEqual(tree(a), expected);
+    assert.deepEqual(tree(b), expected);
+    assert.equal(fs.readFileSync(path.join(trash(a, 'backup'), 'docs/report.txt'), 'utf8'), 'older edit on a');
+  });
+
+  test('on: the losing version also sits beside the file on both replicas, and the next run is quiet', async () => {
+    const { a, b } = await conflicted({ CONFLICT_COPY_BESIDE: 'true' });
+    for (const root of [a, b]) {
+      const t = tree(root);
+      const report = Object.keys(t).filter((k) => k.startsWith('docs/report (conflict '));
+      assert.equal(report.length, 1, JSON.stringify(t));
+      assert.match(report[0], /^docs\/report \(conflict \d{4}-\d\d-\d\d \d{6} initiator\)\.txt$/);
+      assert.equal(t[report[0]], 'older edit on a');
+      const rc = Object.keys(t).filter((k) => k.startsWith('.rc (conflict '));
+      assert.equal(rc.length, 1, JSON.stringify(t));
+      assert.match(rc[0], /^\.rc \(conflict \d{4}-\d\d-\d\d \d{6} target\)$/);
+      assert.equal(t[rc[0]], 'rc on b');
+      assert.equal(t['docs/report.txt'], 'newer edit on b');
+      assert.equal(t['.rc'], 'rc newer on a');
+    }
+    assert.deepEqual(tree(a), tree(b));
+    assert.equal(fs.readFileSync(path.join(trash(a, 'backup'), 'docs/report.txt'), 'utf8'), 'older edit on a');
+    const next = await quickSync(a, b, ['--summary'], { CONFLICT_COPY_BESIDE: 'true' });
+    assert.match(next.stdout, /Initiator has 0 updates\.\nTarget has 0 updates\.\nInitiator has 0 deletions\.\nTarget has 0 deletions\./, explain(next));
+  });
+});
+
+describe('remote target over ssh', () => {
+  let sshd: TestSshd;
+  before(async () => {
+    sshd = await startSshd();
+  });
+  after(async () => {
+    await sshd?.stop();
+  });
+  const remote = (a: string, b: string, args: string[], env: Record<string, string> = {}) =>
+    runOsync([`--initiator=${a}`, `--target=${sshdUri(sshd, 'root', b)}`, `--rsakey=${keyPath(sshd, 'root')}`, ...args], {
+      SSH_OPTIONAL_ARGS: sshdClientArgs(sshd).join(' '),
+      ...env,
+    });
+
+  test('collisions, --list-trash and --restore on a remote target', async () => {
+    const { a, b } = pair();
+    writeTree(a, { f: { content: 'f one', mtime: T2024_01 }, d: { content: 'file d', mtime: T2024_01 }, keep: 'k' });
+    assert.equal((await remote(a, b, [])).code, 0);
+    fs.rmSync(path.join(a, 'f'));
+    fs.rmSync(path.join(a, 'd'));
+    assert.equal((await remote(a, b, [])).code, 0);
+    writeTree(a, { f: { content: 'f two!', mtime: T2024_03 }, 'd/x': { content: 'x', mtime: T2024_03 } });
+    assert.equal((await remote(a, b, [])).code, 0);
+    fs.rmSync(path.join(a, 'f'));
+    fs.rmSync(path.join(a, 'd'), { recursive: true });
+    let r = await remote(a, b, []);
+    assert.equal(r.code, 0, explain(r));
+    assert.deepEqual(readTree(trash(b, 'deleted')), {
+      d: '<dir>',
+      'd/x': 'x',
+      [`d${suffix(T2024_01)}`]: 'file d',
+      f: 'f two!',
+      [`f${suffix(T2024_01)}`]: 'f one',
+    });
+    r = await remote(a, b, ['--list-trash']);
+    assert.equal(r.code, 0, explain(r));
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.equal(lines.length, 6, r.stdout);
+    assert.match(lines[1], /^target +deleted +2024-01-10 08:30:00 +6 +d +\(version 2024-01-10 08:30:00\)$/);
+    assert.match(lines[2], /^target +deleted +2024-03-05 17:45:09 +1 +d\/x$/);
+    assert.match(lines[3], /^target +deleted +2024-03-05 17:45:09 +6 +f$/);
+    assert.match(lines[4], /^target +deleted +2024-01-10 08:30:00 +5 +f +\(version 2024-01-10 08:30:00\)$/);
+    assert.match(lines[5], /^4 item\(s\), 18 bytes in the trash \(initiator 0, target 4\)\.$/);
+    r = await remote(a, b, ['--restore=d', '--at=2024-02-01']);
+    assert.equal(r.code, 0, explain(r));
+    assert.equal(fs.readFileSync(path.join(b, 'd'), 'utf8'), 'file d');
+    r = await remote(a, b, ['--restore=d']);
+    assert.equal(r.code, 0, explain(r));
+    assert.deepEqual(readTree(path.join(b, 'd')), { x: 'x' });
+    assert.equal(fs.readFileSync(path.join(trash(b, 'backup'), 'd'), 'utf8'), 'file d');
+    r = await remote(a, b, ['--summary']);
+    assert.equal(r.code, 0, explain(r));
+    assert.deepEqual(tree(a), { d: '<dir>', 'd/x': 'x', keep: 'k' });
+    assert.match(r.stdout, /Initiator has 0 deletions\.\nTarget has 0 deletions\./);
+  });
+});

@@ -14,6 +14,7 @@ import { runHooks, type HookContext } from './hooks.js';
 import { createPhaseView } from './ui/phases.js';
 import { conflictsMail, currentlyRunningMail, finishedRunMail, mailsEnabled, sendMail, type AlertContext } from './report/alerts.js';
 import { watchTask } from './timelimit.js';
+import { jsonReport } from './report/json.js';
 import { trashCommand } from './trash.js';
 import { OSYNC_COMPAT, VERSION } from './version.js';
 
@@ -64,11 +65,14 @@ export async function main(io: MainIo): Promise<number> {
     noPrefix: flags.noPrefix,
     debug: flags.debug,
   });
+  // --json: stdout carries only the JSON document; screen lines go to stderr.
+  if (flags.json) log.screen = { out: (l) => process.stderr.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
   log.addSecret(config.smtpPassword);
   if (config.remoteToken) log.addSecret(`_REMOTE_TOKEN=${config.remoteToken}`);
   const logFile = resolveLogFile(config.logFile, config.instanceId, io.env);
   const cannot = log.openFile(logFile);
-  if (cannot) io.stdout(cannot + '\n');
+  if (cannot && flags.json) log.screen.err(cannot);
+  else if (cannot) io.stdout(cannot + '\n');
 
   // osync-ts trash commands: --list-trash, --restore=PATH; no sync, no hooks, no mails.
   if (flags.listTrash || flags.restore !== undefined) {
@@ -130,7 +134,7 @@ export async function main(io: MainIo): Promise<number> {
     if (stop) go = false;
     if (go) {
       // listr2 shows the phases on a terminal; cron and --silent get plain lines.
-      const interactive = !!process.stdout.isTTY && !flags.silent && !flags.nonInteractive && !flags.errorsOnly;
+      const interactive = !!process.stdout.isTTY && !flags.json && !flags.silent && !flags.nonInteractive && !flags.errorsOnly;
       const view = createPhaseView(log, { interactive });
       const ctx: SyncContext = { config, flags, log, runner, replicas, startedAt, view, timings: [], stopRequested: () => stop?.reason ?? null };
       const watch = watchTask({
@@ -161,27 +165,29 @@ export async function main(io: MainIo): Promise<number> {
 
   // The exit code is decided here, before the after hooks (osync's quit handler).
   const stopped = stop as { bySignal: boolean; erroredBefore: boolean } | null;
-  const code = stopped?.bySignal ? (stopped.erroredBefore ? 1 : 2) : log.exitCode();
+  // 3 (osync never uses it): refused by the deletion guard, nothing changed.
+  const code = stopped?.bySignal ? (stopped.erroredBefore ? 1 : 2) : outcome.guard && !outcome.guard.ok ? 3 : log.exitCode();
   let afterFailed = false;
   if (hookCtx && (code === 0 || config.runAfterCmdOnError)) {
     afterFailed = !(await runHooks(hookCtx, 'after'));
   }
   for (const s of signals) process.off(s, onSignal);
   // Failures after this point (after hooks, mail) are logged but do not change the code.
-  if (code === 1) log.error('osync finished with errors.');
+  if (code === 1 || code === 3) log.error('osync finished with errors.');
   else if (code === 2) log.warn('osync finished with warnings.');
   else log.always('osync finished.');
 
   if (mailsEnabled(alertCtx)) {
     await Promise.all(pendingMails);
     // A failed after hook makes the mail an error alert even though the exit code stays.
-    const kind = code === 1 || afterFailed ? 'error' : code === 2 ? 'warning' : 'clean';
+    const kind = code === 1 || code === 3 || afterFailed ? 'error' : code === 2 ? 'warning' : 'clean';
     const mail = finishedRunMail(alertCtx, kind);
     if (mail) await sendMail(alertCtx, mail);
     const conflicts = outcome.plan?.conflicts ?? [];
     if (config.alertConflicts && conflicts.length) await sendMail(alertCtx, conflictsMail(alertCtx, conflicts));
   }
   log.closeFile();
+  if (flags.json) io.stdout(JSON.stringify(jsonReport(config.instanceId, flags.dry, code, outcome), null, 2) + '\n');
   return code;
 }
 

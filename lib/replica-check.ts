@@ -8,6 +8,8 @@ import type { Logger } from './report/log.js';
 
 // $1 root  $2 workdir  $3 state dir  $4 create dirs (true|false)  $5 check space (true|false)
 // $6 rsync program that must exist on this host
+// Prints "fsid <df -P line>": the filesystem and mount point holding the root (its
+// identity for the deletion guard: a replica that is suddenly on another mount).
 const CHECK_SCRIPT = `
 root=$1; work=$2; state=$3
 command -v "$6" >/dev/null 2>&1 || { echo "no-rsync"; exit 3; }
@@ -19,17 +21,33 @@ fi
 [ -w "$root" ] || { echo "not-writable"; exit 3; }
 if [ ! -d "$work" ]; then mkdir -p -- "$work" && echo "created-work"; fi
 mkdir -p -- "$state" "$work/tmp" || { echo "cannot-create-state"; exit 3; }
+dfl=$(df -P -k -- "$root" 2>/dev/null | tail -n 1) && [ -n "$dfl" ] && echo "fsid $dfl"
 if [ "$5" = true ]; then echo "df $(df -P -k -- "$root" | tail -n 1)"; fi
 exit 0
 `;
 
 export class ReplicaError extends Error {}
 
-export async function checkReplica(runner: Runner, log: Logger, config: Config, r: Replica, dry: boolean): Promise<void> {
+/** The root does not exist and was not to be created. */
+export class RootMissingError extends ReplicaError {}
+
+export interface ReplicaInfo {
+  /** "<filesystem> on <mount point>" of the root (from df -P), null when unknown. */
+  identity: string | null;
+}
+
+/** The identity in a check's "fsid <df -P line>" output line. */
+export function parseIdentity(line: string | undefined): string | null {
+  const m = line ? /^fsid (.+?)\s+\S+\s+\S+\s+\S+\s+\S+%\s+(\/.*)$/.exec(line) : null;
+  return m ? `${m[1]} on ${m[2]}` : null;
+}
+
+/** `createDirs: false` keeps a missing root missing (the deletion guard decides). */
+export async function checkReplica(runner: Runner, log: Logger, config: Config, r: Replica, dry: boolean, opts: { createDirs?: boolean } = {}): Promise<ReplicaInfo> {
   const where = r.remote ? 'remote' : 'local';
   if (config.minimumSpace !== 0) log.notice(`Checking minimum disk space in ${where} replica [${displayRoot(r)}].`);
   const rsyncProgram = r.remote ? remoteRsyncProgram(config) : config.rsyncExecutable;
-  const res = await runner.runScript(r, CHECK_SCRIPT, [r.root, r.workDir, r.stateDir, String(config.createDirs && !dry), String(config.minimumSpace !== 0), rsyncProgram]);
+  const res = await runner.runScript(r, CHECK_SCRIPT, [r.root, r.workDir, r.stateDir, String((opts.createDirs ?? config.createDirs) && !dry), String(config.minimumSpace !== 0), rsyncProgram]);
   const out = res.stdout.split('\n');
   const ours = ['missing', 'not-writable', 'cannot-create', 'cannot-create-state', 'no-rsync'];
   if (r.remote && res.exitCode !== 0 && !ours.includes(out[0])) {
@@ -39,7 +57,7 @@ export async function checkReplica(runner: Runner, log: Logger, config: Config, 
   if (res.exitCode !== 0) {
     const why = out[0];
     if (why === 'no-rsync') throw new ReplicaError(`rsync [${rsyncProgram}] was not found on the ${where} host of the ${r.side} replica.`);
-    if (why === 'missing') throw new ReplicaError(`${cap(where)} replica path [${displayRoot(r)}] does not exist or is not writable and CREATE_DIRS is not allowed.`);
+    if (why === 'missing') throw new RootMissingError(`${cap(where)} replica path [${displayRoot(r)}] does not exist or is not writable and CREATE_DIRS is not allowed.`);
     if (why === 'not-writable') throw new ReplicaError(`${cap(where)} replica path [${displayRoot(r)}] is not writable.`);
     if (why === 'cannot-create') throw new ReplicaError(`Cannot create ${where} replica path [${displayRoot(r)}].`);
     if (why === 'cannot-create-state') throw new ReplicaError(`Cannot create ${where} replica state dir [${r.stateDir}].`);
@@ -55,6 +73,7 @@ export async function checkReplica(runner: Runner, log: Logger, config: Config, 
       log.warn(`There is not enough free space on ${where} replica [${displayRoot(r)}] (${free} KB).`);
     }
   }
+  return { identity: parseIdentity(out.find((l) => l.startsWith('fsid '))) };
 }
 
 function remoteRsyncProgram(config: Config): string {

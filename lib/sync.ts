@@ -1,6 +1,7 @@
 // The one place that orders a run's phases:
 // replica checks → locks → resume decision → listing → plan → apply → commit state
 // → cleanup → summary → unlock. Each phase logs osync's messages.
+import fs from 'node:fs';
 import os from 'node:os';
 import type { Config, RunFlags, Side } from './config/types.js';
 import { ListingError, listReplica } from './detect/list.js';
@@ -9,11 +10,12 @@ import { applyDeletions, applyTransfers } from './apply/apply.js';
 import { expectedAfter, planSync, type Action, type BaseListing, type Plan, type PlanInput } from './plan/plan.js';
 import type { Runner } from './proc/run.js';
 import { checkLocalTools, pingHosts } from './connectivity.js';
-import { checkReplica, cleanupOld, ReplicaError } from './replica-check.js';
+import { checkReplica, cleanupOld, ReplicaError, RootMissingError } from './replica-check.js';
+import { checkGuards, checkVanishedRoots, type GuardVerdict } from './plan/guards.js';
 import { displayRoot, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
 import { summaryLines, changeCounts } from './report/summary.js';
-import { StateDir, type Step } from './state/files.js';
+import { StateDir, writeAtomic, type Step } from './state/files.js';
 import type { Phase, PhaseView } from './ui/phases.js';
 import { testPoint } from './testpoint.js';
 import { decideLock, pidAlive, readLock, releaseLock, writeLock, type LockOwner } from './state/lock.js';
@@ -45,6 +47,15 @@ export class SyncStopped extends Error {}
 export interface SyncOutcome {
   plan?: Plan;
   failed?: Set<Action>;
+  /** The deletion guard's verdict, once it was asked; `ok: false` means refused (exit 3). */
+  guard?: GuardVerdict;
+}
+
+/** The deletion guard refused the run: its reasons are logged, nothing was changed. */
+export class GuardRefused extends Error {
+  constructor(readonly verdict: GuardVerdict, readonly plan?: Plan) {
+    super('Refused by the deletion guard.');
+  }
 }
 
 export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
@@ -55,16 +66,16 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
     phase(ctx, 'check');
     checkLocalTools(config, replicas.target);
     await pingHosts(runner, log, config, replicas.target);
-    await Promise.all(SIDES.map((s) => checkReplica(runner, log, config, replicas[s], flags.dry)));
+    const identities = await checkReplicas(ctx);
     phase(ctx, 'lock');
     if (!flags.noLocks) await takeLocks(ctx, me, held);
     const state = new StateDir(replicas.initiator.stateDir, config.instanceId, flags.dry);
     state.ensure();
     if (flags.initialize) {
-      await initialize(ctx, state);
+      await initialize(ctx, state, identities);
       return {};
     }
-    const outcome = await synchronize(ctx, state);
+    const outcome = await synchronize(ctx, state, identities);
     phase(ctx, 'cleanup');
     if (!log.errored) await cleanupOld(runner, log, config, SIDES.map((s) => replicas[s]), flags.dry);
     return outcome;
@@ -74,6 +85,7 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
       log.warn(ctx.stopRequested() as string);
       return {};
     }
+    if (e instanceof GuardRefused) return { plan: e.plan, guard: e.verdict };
     if (e instanceof ReplicaError || e instanceof SyncAbort || e instanceof ListingError) {
       log.critical(e.message);
       return {};
@@ -91,6 +103,75 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
       log.verbose(`ssh sessions opened: ${runner.sshConnections}${remote?.controlPath ? ' (over one ControlMaster connection)' : ''}.`);
     }
   }
+}
+
+/** Replica checks, both at once; the identity (filesystem and mount) of each root.
+ *  A root that vanished although the last run recorded content there is not recreated
+ *  by CREATE_DIRS (an unmounted disk would become an empty replica): the guard refuses. */
+async function checkReplicas(ctx: SyncContext): Promise<Record<Side, string | null>> {
+  const { runner, log, config, flags, replicas } = ctx;
+  const early = new StateDir(replicas.initiator.stateDir, config.instanceId, false);
+  const recorded = (s: Side) => early.readList(early.name(s, 'tree-after'))?.length ?? 0;
+  const infos = await Promise.all(
+    SIDES.map(async (s) => {
+      const guarded = config.createDirs && !flags.force && nonEmptyFile(early.name(s, 'tree-after'));
+      try {
+        return await checkReplica(runner, log, config, replicas[s], flags.dry, guarded ? { createDirs: false } : {});
+      } catch (e) {
+        if (guarded && e instanceof RootMissingError) return null;
+        throw e;
+      }
+    }),
+  );
+  if (infos.includes(null)) {
+    const vanished = { initiator: infos[0] === null, target: infos[1] === null };
+    const roots = { initiator: displayRoot(replicas.initiator), target: displayRoot(replicas.target) };
+    enforceGuard(ctx, checkVanishedRoots(vanished, { initiator: recorded('initiator'), target: recorded('target') }, roots, !!flags.force));
+  }
+  return { initiator: infos[0]?.identity ?? null, target: infos[1]?.identity ?? null };
+}
+
+/** Content and times of state files (null: absent), to put back after a refusal. */
+function saveFiles(files: string[]): Array<[string, Buffer | null, fs.Stats | null]> {
+  return files.map((f) => {
+    try {
+      return [f, fs.readFileSync(f), fs.statSync(f)];
+    } catch {
+      return [f, null, null];
+    }
+  });
+}
+
+function restoreFiles(saved: Array<[string, Buffer | null, fs.Stats | null]>): void {
+  for (const [f, data, st] of saved) {
+    if (data === null || st === null) fs.rmSync(f, { force: true });
+    else {
+      writeAtomic(f, data.toString('latin1'));
+      fs.utimesSync(f, st.atimeMs / 1000, st.mtimeMs / 1000);
+    }
+  }
+}
+
+function nonEmptyFile(file: string): boolean {
+  try {
+    return fs.statSync(file).size > 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Act on the guard's verdict: nothing to say, a warning per overridden reason (--force),
+ *  or one CRITICAL line per reason and a refusal (exit 3) before anything is written. */
+function enforceGuard(ctx: SyncContext, verdict: GuardVerdict, plan?: Plan): void {
+  const { log } = ctx;
+  if (!verdict.reasons.length) return;
+  if (verdict.ok) {
+    for (const r of verdict.reasons) log.warn(`Deletion guard overridden by --force: ${r.message}`);
+    return;
+  }
+  for (const r of verdict.reasons) log.critical(`Deletion guard: ${r.message}`);
+  log.always('Run refused by the deletion guard (exit code 3): nothing was changed on either replica. Check both replicas, then run once with --force to let this run through.');
+  throw new GuardRefused(verdict, plan);
 }
 
 async function takeLocks(ctx: SyncContext, me: LockOwner, held: Replica[]): Promise<void> {
@@ -188,11 +269,12 @@ async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> =
   return { now: { initiator: listing(0), target: listing(1) }, digests };
 }
 
-async function initialize(ctx: SyncContext, state: StateDir): Promise<void> {
+async function initialize(ctx: SyncContext, state: StateDir, identities: Record<Side, string | null>): Promise<void> {
   ctx.log.notice('Initializing initiator and target file lists.');
   const { now } = await listBoth(ctx);
   if (ctx.flags.dry || !now) return;
   for (const s of SIDES) state.writeAfter(s, now[s]);
+  for (const s of SIDES) if (identities[s]) state.writeIdentity(s, identities[s]!);
 }
 
 /** osync's resume bookkeeping. A resumed run redoes detection against the last
@@ -219,12 +301,15 @@ function mark(state: StateDir, step: Step): void {
   for (const s of SIDES) state.writeMarker(s, step);
 }
 
-async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutcome> {
+async function synchronize(ctx: SyncContext, state: StateDir, identities: Record<Side, string | null>): Promise<SyncOutcome> {
   const { config, flags, log, runner, replicas } = ctx;
   log.notice('Starting synchronization task.');
-  decideResume(ctx, state);
   const bidirectional = config.syncType === 'bidirectional';
 
+  // A run refused by the deletion guard leaves the state dir as it found it: the files
+  // written before the guard (resume count, markers) are put back, mtimes included.
+  const saved = saveFiles([state.resumeCountFile(), ...SIDES.map((s) => state.name(s, 'last-action'))]);
+  decideResume(ctx, state);
   mark(state, 'replica-tree');
   // Fast path for the common cron case: when both listings are byte-identical to the
   // ones the last settled run recorded, nothing changed and nothing is parsed.
@@ -233,7 +318,6 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
   const listed = await listBoth(ctx, known);
   const unchanged = listed.now === null;
   const now: Record<Side, Listing> = listed.now ?? { initiator: new Map(), target: new Map() };
-  if (bidirectional && !unchanged) for (const s of SIDES) state.writeList(state.name(s, 'tree-current'), [...now[s].keys()].sort());
   if (unchanged) log.verbose('Both replicas list exactly as at the last settled run: nothing changed.');
   stopIfAsked(ctx);
 
@@ -254,9 +338,25 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
     },
   };
   phase(ctx, 'plan');
-  if (bidirectional) mark(state, 'deleted-list');
   for (const s of SIDES) if (bidirectional) log.notice(`Creating ${s} replica deleted file list.`);
   const plan: Plan = unchanged ? { actions: [], conflicts: [], deletedOn: { initiator: [], target: [] }, settled: true } : planSync(input);
+  const guard = checkGuards({
+    plan,
+    base,
+    now,
+    syncType: config.syncType,
+    limits: { maxDeletePercent: config.maxDeletePercent, maxDeleteCount: config.maxDeleteCount },
+    identity: { recorded: { initiator: state.readIdentity('initiator'), target: state.readIdentity('target') }, current: identities },
+    force: !!flags.force,
+  });
+  try {
+    enforceGuard(ctx, guard, plan);
+  } catch (e) {
+    restoreFiles(saved);
+    throw e;
+  }
+  if (bidirectional && !unchanged) for (const s of SIDES) state.writeList(state.name(s, 'tree-current'), [...now[s].keys()].sort());
+  if (bidirectional) mark(state, 'deleted-list');
   if (bidirectional) {
     // osync.sh, resuming a run of ours that was interrupted, replays these lists and
     // first wipes deleted/<path> for each entry, which would destroy soft-deleted copies
@@ -313,7 +413,9 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
   }
   // Nothing changed anywhere: the base on disk already says what the replicas hold.
   if (!flags.dry && bidirectional && !plan.settled) {
-    const after = expectedAfter(input, plan.actions, failed);
+    // A copy whose source vanished is recorded as not done, so the next run sees the
+    // deletion (or whatever happened) afresh instead of taking the old copy for current.
+    const after = expectedAfter(input, plan.actions, new Set([...failed, ...transfers.vanished]));
     state.writeAfter('initiator', after.initiator);
     testPoint('commit-half');
     state.writeAfter('target', after.target);
@@ -323,6 +425,7 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
     throw new SyncAbort(`${failed.size} action(s) failed; they will be retried on the next run.`);
   }
   mark(state, 'synced');
+  for (const s of SIDES) if (identities[s]) state.writeIdentity(s, identities[s]!);
   state.writeResumeCount(0);
   if (bidirectional && !flags.dry) for (const s of SIDES) state.writeList(state.name(s, 'deleted-list'), plan.deletedOn[s]);
   log.notice('Finished synchronization task.');
@@ -331,7 +434,7 @@ async function synchronize(ctx: SyncContext, state: StateDir): Promise<SyncOutco
     `Changes: initiator ${c.initiator.created} created, ${c.initiator.updated} updated, ${c.initiator.deleted} deleted; ` +
       `target ${c.target.created} created, ${c.target.updated} updated, ${c.target.deleted} deleted; ${plan.conflicts.length} conflict(s).`,
   );
-  return { plan, failed };
+  return { plan, failed, guard };
 }
 
 function logPlan(ctx: SyncContext, plan: Plan): void {
@@ -367,7 +470,7 @@ export function backupSuffix(d: Date): string {
 }
 
 export function printSummary(ctx: SyncContext, outcome: SyncOutcome): void {
-  if (!outcome.plan) return;
+  if (!outcome.plan || (outcome.guard && !outcome.guard.ok)) return;
   for (const line of summaryLines(outcome.plan.actions, outcome.failed ?? new Set(), ctx.replicas)) ctx.log.always(line, true);
 }
 

@@ -33,7 +33,8 @@ function pair(): { a: string; b: string; root: string } {
 }
 
 function sshEnv(extra: Record<string, string> = {}): Record<string, string> {
-  return { SSH_OPTIONAL_ARGS: sshdClientArgs(sshd).join(' '), ...extra };
+  // Propagation is tested here; the deletion guard (guard-e2e.test.ts) is relaxed.
+  return { SSH_OPTIONAL_ARGS: sshdClientArgs(sshd).join(' '), MAX_DELETE_PERCENT: '100', ...extra };
 }
 
 function remoteSync(a: string, b: string, opts: { key?: KeyName; user?: string; args?: string[]; env?: Record<string, string> } = {}): Promise<OsyncResult> {

@@ -63,6 +63,9 @@ export const NUMERIC_KEYS = [
   'RESUME_TRY',
   'MAX_EXEC_TIME_PER_CMD_BEFORE',
   'MAX_EXEC_TIME_PER_CMD_AFTER',
+  // osync-ts only (deletion guard)
+  'MAX_DELETE_PERCENT',
+  'MAX_DELETE_COUNT',
 ] as const;
 export type NumericKey = (typeof NUMERIC_KEYS)[number];
 
@@ -114,6 +117,8 @@ export const SAMPLE_NUMBERS: Record<NumericKey, number> = {
   RESUME_TRY: 2,
   MAX_EXEC_TIME_PER_CMD_BEFORE: 0,
   MAX_EXEC_TIME_PER_CMD_AFTER: 0,
+  MAX_DELETE_PERCENT: 50,
+  MAX_DELETE_COUNT: 0,
 };
 
 /**
@@ -130,6 +135,8 @@ export const QUICK_NUMBERS: Partial<Record<NumericKey, number>> = {
   HARD_MAX_EXEC_TIME: 0,
   MAX_EXEC_TIME_PER_CMD_BEFORE: 0,
   MAX_EXEC_TIME_PER_CMD_AFTER: 0,
+  MAX_DELETE_PERCENT: 50,
+  MAX_DELETE_COUNT: 0,
 };
 
 /** Defaults osync applies in both modes when the variable is empty. */
@@ -202,6 +209,8 @@ export const ALL_KEYS = [
   'SOFT_DELETE_DAYS',
   'SKIP_DELETION',
   'SYNC_TYPE',
+  'MAX_DELETE_PERCENT',
+  'MAX_DELETE_COUNT',
   // [RESUME_OPTIONS]
   'RESUME_SYNC',
   'RESUME_TRY',

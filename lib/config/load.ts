@@ -372,6 +372,8 @@ export function buildConfig(input: BuildInput): { config: Config; warnings: stri
     softDeleteDays: nums.SOFT_DELETE_DAYS,
     skipDeletion,
     syncType,
+    maxDeletePercent: nums.MAX_DELETE_PERCENT,
+    maxDeleteCount: nums.MAX_DELETE_COUNT,
 
     resumeSync: bools.RESUME_SYNC,
     resumeTry: nums.RESUME_TRY,

@@ -83,6 +83,10 @@ export interface Config {
   softDeleteDays: number;
   skipDeletion: Side[];
   syncType: SyncType;
+  /** osync-ts deletion guard: refuse a run deleting more than this % of a replica's files (100 = off). */
+  maxDeletePercent: number;
+  /** osync-ts deletion guard: refuse a run deleting more than this many files on a replica (0 = no limit). */
+  maxDeleteCount: number;
 
   // [RESUME_OPTIONS]
   resumeSync: boolean;

@@ -11,6 +11,8 @@
 // osync-ts keeps one extra file per side, <side>-tree-after-<ID>.meta (type, size,
 // mtime and mode of each path). osync never reads it; it is used only when it is at
 // least as new as osync's own <side>-tree-after-<ID> and names the same paths.
+// It also keeps <side>-replica-id-<ID>: the filesystem and mount point each replica
+// root was on at the last successful run (the deletion guard's "mount changed" check).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Side } from '../config/types.js';
@@ -57,6 +59,22 @@ export class StateDir {
   /** LOG_CONFLICTS: "<initiator>/<path> << >> <target>/<path>" lines, as osync. */
   conflictsFile(): string {
     return path.join(this.dir, `conflicts-${this.instanceId}${this.dry ? '-dry' : ''}`);
+  }
+
+  /** osync-ts only: "<filesystem> on <mount point>" of the replica root at the last successful run. */
+  identityFile(side: Side): string {
+    return path.join(this.dir, `${side}-replica-id-${this.instanceId}`);
+  }
+
+  readIdentity(side: Side): string | null {
+    const t = readLatin1(this.identityFile(side));
+    // Stored as UTF-8 (a mount point may hold any name); state files are read as latin1.
+    return t === null || t.trim() === '' ? null : Buffer.from(t.replace(/\n$/, ''), 'latin1').toString('utf8');
+  }
+
+  writeIdentity(side: Side, identity: string): void {
+    if (this.dry || identity === this.readIdentity(side)) return;
+    writeAtomic(this.identityFile(side), Buffer.from(identity + '\n', 'utf8').toString('latin1'));
   }
 
   metaFile(side: Side, dry = this.dry): string {

@@ -34,7 +34,8 @@ function pair(): Pair {
 
 async function sync(p: Pair, args: string[] = [], env: Record<string, string> = {}): Promise<OsyncResult> {
   // cwd = the test root, so a name that ran `touch x` would leave x there.
-  const r = await quickSync(p.a, p.b, args, env, { cwd: p.root });
+  // Propagation is tested here; the deletion guard (guard-e2e.test.ts) is relaxed.
+  const r = await quickSync(p.a, p.b, args, { MAX_DELETE_PERCENT: '100', ...env }, { cwd: p.root });
   assert.equal(r.code, 0, explain(r));
   assert.doesNotMatch(r.log, /\((WARN|ERROR|CRITICAL)\):/, explain(r));
   return r;

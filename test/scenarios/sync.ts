@@ -40,7 +40,8 @@ function ok(r: OsyncResult): OsyncResult {
 }
 
 async function sync(p: Pair, args: string[] = [], env: Record<string, string> = {}): Promise<OsyncResult> {
-  return ok(await quickSync(p.a, p.b, args, env));
+  // Propagation is tested here; the deletion guard (guard-e2e.test.ts) is relaxed.
+  return ok(await quickSync(p.a, p.b, args, { MAX_DELETE_PERCENT: '100', ...env }));
 }
 
 const read = (f: string) => fs.readFileSync(f, 'utf8');
@@ -443,7 +444,7 @@ export function syncScenarios(kind: 'local' | 'remote'): void {
         INITIATOR_CUSTOM_STATE_DIR: custom,
         LOGFILE: path.join(p.root, 'conf.log'),
       });
-      const r = await runOsync([conf], { LOGFILE: path.join(p.root, 'conf.log') });
+      const r = await runOsync([conf], { LOGFILE: path.join(p.root, 'conf.log'), MAX_DELETE_PERCENT: '100' });
       assert.equal(r.code, 0, explain(r));
       assert.equal(read(path.join(custom, 'initiator-tree-after-cust')), 'f\n');
       assert.equal(read(path.join(custom, 'target-tree-after-cust')), 'f\n');
@@ -451,7 +452,7 @@ export function syncScenarios(kind: 'local' | 'remote'): void {
       assert.ok(!exists(path.join(p.state, 'initiator-tree-after-cust')), 'nothing in the default state dir');
       // The custom state is what the next run uses: a deletion is detected through it.
       fs.rmSync(path.join(p.b, 'f'));
-      assert.equal((await runOsync([conf], { LOGFILE: path.join(p.root, 'conf.log') })).code, 0);
+      assert.equal((await runOsync([conf], { LOGFILE: path.join(p.root, 'conf.log'), MAX_DELETE_PERCENT: '100' })).code, 0);
       assert.ok(!exists(path.join(p.a, 'f')));
       assert.equal(read(path.join(custom, 'target-deleted-list-cust')), 'f\n');
 

@@ -28,6 +28,8 @@ export interface ApplyOptions {
 
 export interface ApplyResult {
   failed: Set<Action>;
+  /** Copies whose source was gone when rsync got to it: not done, but not a failure. */
+  vanished: Set<Action>;
   /** rsync's itemised output per destination side (for --verbose). */
   itemized: Record<Side, string>;
 }
@@ -123,6 +125,7 @@ export async function applyTransfers(
   o: ApplyOptions,
 ): Promise<ApplyResult> {
   const failed = new Set<Action>();
+  const vanished = new Set<Action>();
   const itemized: Record<Side, string> = { initiator: '', target: '' };
   // CONFLICT_COPY_BESIDE: the losers are copied beside themselves before they are replaced.
   await keepConflictCopies(runner, log, config, replicas, actions, o.dry);
@@ -144,8 +147,18 @@ export async function applyTransfers(
       }
       const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, itemize: o.itemize, backupSuffix: o.backupSuffix });
       const res = await runner.run(argv, { input: fileList(copies.map((c) => c.path)), viaSsh: !!(replicas[from].remote || replicas[to].remote) });
-      itemized[to] = res.stdout;
+      itemized[to] = res.stdout
+        .split('\n')
+        .filter((l) => l && !/^\.[fdLDS] {9}/.test(l))
+        .join('\n');
       if (rsyncSucceeded(res.exitCode)) {
+        const seen = new Set<string>();
+        for (const line of res.stdout.split('\n')) {
+          const m = /^\S{11} (.*?)\/?$/.exec(line);
+          if (m) seen.add(m[1].startsWith('./') ? m[1].slice(2) : m[1]);
+        }
+        for (const c of copies) if (!seen.has(c.path)) vanished.add(c);
+        if (vanished.size) log.verbose(`${vanished.size} file(s) vanished on ${from} replica before they could be copied; the next run looks at them again.`);
         if (res.exitCode === 24) log.warn(`Some files vanished on ${from} replica while updating ${to} replica; the next run picks them up.`);
         log.notice(`Updating ${to} replica succeded.`);
         return;
@@ -161,5 +174,5 @@ export async function applyTransfers(
       log.notice(res.stderr.slice(0, 16384).trim());
     }),
   );
-  return { failed, itemized };
+  return { failed, vanished, itemized };
 }

@@ -91,7 +91,7 @@ export interface TransferOptions {
   /** Suffix for CONFLICT_BACKUP_MULTIPLE, e.g. ".2026.11.25-13.41.39". */
   backupSuffix?: string;
   /** Itemise changes (--verbose/--summary). */
-  itemize: boolean;
+  itemize?: boolean;
 }
 
 /** Copy an explicit list of paths (read NUL-separated from stdin) from one replica to the other. */
@@ -108,7 +108,9 @@ export function transferArgv(c: Config, from: Replica, to: Replica, o: TransferO
     ...(o.dry ? ['-n'] : []),
     ...attributeArgs(c),
     ...(c.checksum ? ['--checksum'] : []),
-    ...(o.itemize ? ['-i'] : []),
+    // One line per listed item, changed or not ("-ii"): an item without a line was
+    // not there to send (vanished since the listing), so it is not recorded as done.
+    '-ii', '--out-format=%i %n',
     // A directory replaced by a file (or the reverse) needs its old content removed.
     '--force',
     // A file that vanished since the listing is not an error: the next run sees it gone.

@@ -190,6 +190,11 @@ async function takeLocks(ctx: SyncContext, me: LockOwner, held: Replica[]): Prom
         else refusals.push(`Cannot write lock on ${side} replica.`);
         return;
       }
+      // The usual case, no lock there: one atomic create, nothing to read first.
+      if (await writeLock(runner, r, me, 'create')) {
+        held.push(r);
+        return;
+      }
       for (let attempt = 0; attempt < 3; attempt++) {
         const existing = await readLock(runner, r);
         const d = decideLock(existing, me, lockCtx);
@@ -422,7 +427,9 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   }
   stopIfAsked(ctx);
   if (failed.size) {
-    throw new SyncAbort(`${failed.size} action(s) failed; they will be retried on the next run.`);
+    // What was done stays recorded (and shown by --summary/--json); the rest is retried.
+    log.critical(`${failed.size} action(s) failed; they will be retried on the next run.`);
+    return { plan, failed, guard };
   }
   mark(state, 'synced');
   for (const s of SIDES) if (identities[s]) state.writeIdentity(s, identities[s]!);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { explain, quickSync, runOsync, type OsyncResult } from './support/osync.js';
 import { keyPath, sshdClientArgs, sshdUri, startSshd, type TestSshd } from './support/sshd.js';
-import { readTree, rmTree, tmpDir, writeTree } from './support/tree.js';
+import { readTree, replicaPair, rmTree, writeTree } from './support/tree.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -20,14 +20,9 @@ const OLD = Math.floor(Date.now() / 1000) - 3600;
 const STATE = (a: string, what: string) => path.join(a, '.osync_workdir/state', `${what}-quicksync_task`);
 
 function pair(): { a: string; b: string; root: string } {
-  const root = tmpDir('osync-ts-guard-');
-  dirs.push(root);
-  fs.chmodSync(root, 0o755);
-  const a = path.join(root, 'a');
-  const b = path.join(root, 'b');
-  fs.mkdirSync(a);
-  fs.mkdirSync(b);
-  return { a, b, root };
+  const p = replicaPair('osync-ts-guard-');
+  dirs.push(p.root);
+  return p;
 }
 
 /** Ten files f0..f9, synced once so both replicas and the state hold them. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { explain, runOsync, type OsyncResult } from './support/osync.js';
 import { keyPath, runProgram, sshdClientArgs, sshdUri, startSshd, type KeyName, type TestSshd } from './support/sshd.js';
-import { readTree, rmTree, setMtime, tmpDir, writeTree } from './support/tree.js';
+import { readTree, replicaPair, rmTree, setMtime, writeTree } from './support/tree.js';
 
 let sshd: TestSshd;
 const dirs: string[] = [];
@@ -21,15 +21,9 @@ after(async () => {
 });
 
 function pair(): { a: string; b: string; root: string } {
-  const root = tmpDir('osync-ts-remote-');
-  dirs.push(root);
-  // The remote user must be able to reach the target through the temp dir.
-  fs.chmodSync(root, 0o755);
-  const a = path.join(root, 'a');
-  const b = path.join(root, 'b');
-  fs.mkdirSync(a);
-  fs.mkdirSync(b);
-  return { a, b, root };
+  const p = replicaPair('osync-ts-remote-');
+  dirs.push(p.root);
+  return p;
 }
 
 function sshEnv(extra: Record<string, string> = {}): Record<string, string> {

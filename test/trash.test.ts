@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { conflictCopyName, parseAt, splitVersion, versionSuffix } from '../lib/trash.js';
 import { explain, quickSync, runOsync, type OsyncResult } from './support/osync.js';
 import { keyPath, sshdClientArgs, sshdUri, startSshd, type TestSshd } from './support/sshd.js';
-import { readTree, rmTree, tmpDir, writeTree } from './support/tree.js';
+import { readTree, replicaPair, rmTree, writeTree } from './support/tree.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -16,15 +16,10 @@ after(() => {
 });
 
 function pair(): { a: string; b: string } {
-  const root = tmpDir('osync-ts-trash-');
-  dirs.push(root);
-  fs.chmodSync(root, 0o755);
-  const a = path.join(root, 'a');
-  const b = path.join(root, 'b');
-  fs.mkdirSync(a);
-  fs.mkdirSync(b);
-  writeTree(a, FILL);
-  return { a, b };
+  const p = replicaPair('osync-ts-trash-');
+  dirs.push(p.root);
+  writeTree(p.a, FILL);
+  return p;
 }
 
 /** Files that stay put, so the deletions these tests make stay under the deletion guard. */

@@ -199,3 +199,15 @@ export function mtimeOf(file: string): number {
 export function secondsAgo(ago: number): number {
   return Math.floor(Date.now() / 1000) - ago;
 }
+
+/** A fresh pair of replica directories `<root>/a` and `<root>/b`, in a temp dir readable
+ *  by the loopback sshd's users; `rmTree(root)` removes them. */
+export function replicaPair(prefix = 'osync-ts-pair-'): { root: string; a: string; b: string } {
+  const root = tmpDir(prefix);
+  fs.chmodSync(root, 0o755);
+  const a = path.join(root, 'a');
+  const b = path.join(root, 'b');
+  fs.mkdirSync(a);
+  fs.mkdirSync(b);
+  return { root, a, b };
+}

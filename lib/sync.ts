@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Config, RunFlags, Side } from './config/types.js';
 import { ListingError, listReplica } from './detect/list.js';
-import { displayPath, parseListing, type Listing } from './detect/parse-listing.js';
+import { displayPath, parseItemListing, type Listing } from './detect/parse-listing.js';
 import { applyDeletions, applyTransfers } from './apply/apply.js';
 import { expectedAfter, planSync, type Action, type BaseListing, type Plan, type PlanInput } from './plan/plan.js';
 import type { Runner } from './proc/run.js';
@@ -270,7 +270,7 @@ async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> =
     if (res.exitCode === 0) digests[SIDES[i]] = res.digest;
   });
   if (results.every((res) => res.listing === null && res.exitCode === 0)) return { now: null, digests };
-  const listing = (i: number) => results[i].listing ?? parseListing(results[i].raw ?? '');
+  const listing = (i: number) => results[i].listing ?? parseItemListing(results[i].raw ?? '');
   return { now: { initiator: listing(0), target: listing(1) }, digests };
 }
 
@@ -340,6 +340,8 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
       checksum: config.checksum,
       preservePermissions: config.preservePermissions,
       preserveExecutability: config.preserveExecutability,
+      preserveOwner: config.preserveOwner,
+      preserveGroup: config.preserveGroup,
     },
   };
   phase(ctx, 'plan');

@@ -11,12 +11,14 @@ import {
   compareBytes,
   decodeRendered,
   displayPath,
+  parseItemListing,
   parseListing,
   parseListingLine,
   renderedByteLength,
   type Entry,
   type Listing,
 } from '../lib/detect/parse-listing.js';
+import { LISTING_FORMAT } from '../lib/proc/rsync.js';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
 const raw = (...parts: Array<string | number[]>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? b(p) : Buffer.from(p))));
@@ -248,6 +250,33 @@ describe('parse real rsync --list-only output', () => {
     const sub = parseListing(listText(path.join(root, 'dir')).toString('latin1'));
     const fromRoot = [...listing.keys()].filter((k) => k.startsWith('dir/')).map((k) => k.slice(4)).sort(compareBytes);
     assert.deepEqual([...sub.keys()].sort(compareBytes), fromRoot);
+  });
+});
+
+describe('the dry-run listing osync-ts uses (lib/proc/rsync.ts LISTING_FORMAT)', () => {
+  test('gives the same paths and entries as --list-only, plus each owner and group', () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts-empty-'));
+    try {
+      // A known owner on one file, to see it come through.
+      fs.chownSync(p(b('plain')), 1234, 5678);
+      const text = execFileSync('rsync', ['-r', '-n', '-ltD', '-8', '-p', '-o', '-g', `--out-format=${LISTING_FORMAT}`, `${root}/`, `${empty}/`], {
+        env: { ...process.env, TZ: 'UTC', LC_ALL: 'C' },
+        maxBuffer: 64 << 20,
+      }).toString('latin1');
+      const items = parseItemListing(text);
+      assert.deepEqual([...items.keys()].sort(compareBytes), [...listing.keys()].sort(compareBytes));
+      for (const [k, e] of listing) {
+        const { uid, gid, ...rest } = items.get(k)!;
+        assert.deepEqual(rest, e, JSON.stringify(k));
+        const st = fs.lstatSync(p(Buffer.from(decodeRendered(k), 'latin1')));
+        assert.equal(uid, st.uid, JSON.stringify(k));
+        assert.equal(gid, st.gid, JSON.stringify(k));
+      }
+      assert.equal(items.get('plain')!.uid, 1234);
+      assert.equal(items.get('plain')!.gid, 5678);
+    } finally {
+      fs.rmSync(empty, { recursive: true, force: true });
+    }
   });
 });
 

@@ -662,3 +662,33 @@ describe('expectedAfter', () => {
     assert.deepEqual(obj(after.initiator), { f: B });
   });
 });
+
+describe('owner and group (PRESERVE_OWNER / PRESERVE_GROUP)', () => {
+  const own = (uid: number, gid: number): Entry => ({ ...F(100), uid, gid });
+  test('a chown on one side is copied from that side; ids are compared on the same side only', () => {
+    // The two hosts may number the same user differently: 1000 here, 2000 there.
+    const base = { i: [['f', own(1000, 100)]] as BaseRows, t: [['f', own(2000, 200)]] as BaseRows };
+    const chownOnTarget = run({ base, i: [['f', own(1000, 100)]], t: [['f', own(2001, 200)]], policy: { preserveOwner: true, preserveGroup: true } });
+    assert.deepEqual(chownOnTarget.lines, ['f: copy t>i attributes !']);
+    const chgrpOnInitiator = run({ base, i: [['f', own(1000, 101)]], t: [['f', own(2000, 200)]], policy: { preserveOwner: true, preserveGroup: true } });
+    assert.deepEqual(chgrpOnInitiator.lines, ['f: copy i>t attributes !']);
+    const untouched = run({ base, i: [['f', own(1000, 100)]], t: [['f', own(2000, 200)]], policy: { preserveOwner: true, preserveGroup: true } });
+    assert.deepEqual(untouched.lines, []);
+  });
+
+  test('ignored without PRESERVE_OWNER/GROUP, and when the base does not know the id (just copied)', () => {
+    const base = { i: [['f', own(1000, 100)]] as BaseRows, t: [['f', F(100)]] as BaseRows };
+    assert.deepEqual(run({ base, i: [['f', own(1, 1)]], t: [['f', own(5, 5)]] }).lines, []);
+    assert.deepEqual(run({ base, i: [['f', own(1000, 100)]], t: [['f', own(5, 5)]], policy: { preserveOwner: true, preserveGroup: true } }).lines, []);
+  });
+
+  test('after a copy the destination owner is unknown, so the next run learns it instead of copying back', () => {
+    const inp = input({ base: { i: [], t: [] }, i: [['n', own(1000, 100)]], t: [], policy: { preserveOwner: true } });
+    const plan = planSync(inp);
+    const after = expectedAfter(inp, plan.actions, new Set());
+    assert.equal(after.target.get('n')!.uid, undefined);
+    assert.equal(after.initiator.get('n')!.uid, 1000);
+    const next = planSync({ base: after, now: { initiator: new Map([['n', own(1000, 100)]]), target: new Map([['n', own(0, 0)]]) }, policy: inp.policy });
+    assert.deepEqual(next.actions, []);
+  });
+});

@@ -9,7 +9,7 @@ import type { Config } from '../config/types.js';
 import type { Runner } from '../proc/run.js';
 import { listingArgv, rsyncMeaning } from '../proc/rsync.js';
 import type { Replica } from '../replica.js';
-import { parseListing, type Listing } from './parse-listing.js';
+import { parseItemListing, type Listing } from './parse-listing.js';
 
 export interface ListResult {
   /** null when the digest matched `knownDigest` (unchanged: not parsed; see `raw`). */
@@ -26,17 +26,20 @@ function startDigest(argv: string[]) {
 }
 
 export async function listReplica(runner: Runner, config: Config, r: Replica, knownDigest?: string): Promise<ListResult> {
-  const argv = listingArgv(config, r);
   // rsync writes the listing a line per write(2): into a file that is nearly free,
   // through a pipe into Node it costs more than the listing. So: file, then one pass.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts.list.'));
   const file = path.join(dir, r.side);
+  const empty = path.join(dir, 'empty');
+  fs.mkdirSync(empty);
+  const argv = listingArgv(config, r, empty);
   try {
     const res = await runner.run(argv, { viaSsh: !!r.remote, stdoutFile: file });
     const text = fs.readFileSync(file, 'latin1');
-    const digest = startDigest(argv).update(text, 'latin1').digest('hex');
+    // The temporary empty directory (last word) differs every run: not part of the digest.
+    const digest = startDigest(argv.slice(0, -1)).update(text, 'latin1').digest('hex');
     if (digest === knownDigest) return { listing: null, raw: text, digest, exitCode: res.exitCode, stderr: res.stderr };
-    return { listing: parseListing(text), digest, exitCode: res.exitCode, stderr: res.stderr };
+    return { listing: parseItemListing(text), digest, exitCode: res.exitCode, stderr: res.stderr };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -17,6 +17,9 @@ export interface Entry {
   mode: string;
   /** Symlink target, rendered like a path. */
   target?: string;
+  /** Numeric owner and group on the replica's own host (unknown when absent). */
+  uid?: number;
+  gid?: number;
 }
 
 export type Listing = Map<string, Entry>;
@@ -45,17 +48,7 @@ export function parseListingLine(line: string): [string, Entry] | null {
   let name = m[9];
   const entry: Entry = { type, size: type === 'd' ? 0 : size, mtime, mode };
   if (type === 'l') {
-    // "name -> target": the target's byte length is the listed size, so we cut
-    // from the right and a name that itself holds " -> " stays whole.
-    let cut = -1;
-    for (let at = name.lastIndexOf(' -> '); at >= 0; at = name.lastIndexOf(' -> ', at - 1)) {
-      if (renderedByteLength(name.slice(at + 4)) === size) {
-        cut = at;
-        break;
-      }
-      if (at === 0) break;
-    }
-    if (cut < 0) cut = name.indexOf(' -> ');
+    const cut = symlinkCut(name, size);
     if (cut >= 0) {
       entry.target = name.slice(cut + 4);
       name = name.slice(0, cut);
@@ -63,6 +56,58 @@ export function parseListingLine(line: string): [string, Entry] | null {
   }
   if (name === '.' || name === '') return null;
   return [name, entry];
+}
+
+const ITEM_LINE = /^[.<>ch*][fdLDS]\S{9} ([rwxsStT-]{9}) (\d+) (\d+) (\d+) (\d{4})\/(\d\d)\/(\d\d)-(\d\d):(\d\d):(\d\d) (.*)$/s;
+const ITEM_TYPES: Record<string, EntryType | undefined> = { f: 'f', d: 'd', L: 'l' };
+
+/** One line of the dry-run listing (lib/proc/rsync.ts LISTING_FORMAT) → [path, entry],
+ *  or null for what is not tracked (the root, devices, fifos, sockets, rsync chatter). */
+export function parseItemLine(line: string): [string, Entry] | null {
+  const m = ITEM_LINE.exec(line);
+  if (!m) return null;
+  const type = ITEM_TYPES[line[1]];
+  if (!type) return null;
+  const size = Number(m[4]);
+  const entry: Entry = {
+    type,
+    size: type === 'd' ? 0 : size,
+    mtime: Date.UTC(+m[5], +m[6] - 1, +m[7], +m[8], +m[9], +m[10]) / 1000,
+    mode: (type === 'f' ? '-' : type) + m[1],
+    uid: Number(m[2]),
+    gid: Number(m[3]),
+  };
+  let name = m[11];
+  if (type === 'd') name = name.replace(/\/$/, '');
+  if (type === 'l') {
+    const cut = symlinkCut(name, size);
+    if (cut >= 0) {
+      entry.target = name.slice(cut + 4);
+      name = name.slice(0, cut);
+    }
+  }
+  if (name === '.' || name === '') return null;
+  return [name, entry];
+}
+
+/** Parse a whole dry-run listing text. */
+export function parseItemListing(text: string): Listing {
+  const out: Listing = new Map();
+  for (const line of text.split('\n')) {
+    const parsed = parseItemLine(line);
+    if (parsed) out.set(parsed[0], parsed[1]);
+  }
+  return out;
+}
+
+/** Where " -> target" starts in a symlink line: the target's byte length is the listed
+ *  size, so we cut from the right and a name that itself holds " -> " stays whole. */
+function symlinkCut(name: string, size: number): number {
+  for (let at = name.lastIndexOf(' -> '); at >= 0; at = name.lastIndexOf(' -> ', at - 1)) {
+    if (renderedByteLength(name.slice(at + 4)) === size) return at;
+    if (at === 0) break;
+  }
+  return name.indexOf(' -> ');
 }
 
 /** Parse a whole listing text (lines separated by \n). */

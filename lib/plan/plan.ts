@@ -25,6 +25,9 @@ export interface PlanPolicy {
   checksum: boolean;
   preservePermissions: boolean;
   preserveExecutability: boolean;
+  /** PRESERVE_OWNER / PRESERVE_GROUP: a chown/chgrp on one side is a change there. */
+  preserveOwner?: boolean;
+  preserveGroup?: boolean;
 }
 
 export type Reason =
@@ -87,6 +90,14 @@ function sameEntry(a: Entry, b: Entry, p: PlanPolicy): boolean {
   return sameContent(a, b) && sameAttributes(a, b, p);
 }
 
+/** Owner and group of one path on ONE side, then and now (numeric ids are only
+ *  comparable on the same host; an unknown id, just after a copy, never differs). */
+function sameOwnership(before: Entry, now: Entry, p: PlanPolicy): boolean {
+  if (p.preserveOwner && before.uid !== undefined && now.uid !== undefined && before.uid !== now.uid) return false;
+  if (p.preserveGroup && before.gid !== undefined && now.gid !== undefined && before.gid !== now.gid) return false;
+  return true;
+}
+
 export function classify(base: BaseListing | null, now: Listing, path: string, p: PlanPolicy): SideState {
   const cur = now.get(path);
   const had = base?.has(path) ?? false;
@@ -94,7 +105,7 @@ export function classify(base: BaseListing | null, now: Listing, path: string, p
   if (!had) return 'new';
   const before = base!.get(path);
   if (!before) return 'unknown';
-  return sameEntry(before, cur, p) ? 'unchanged' : 'modified';
+  return sameEntry(before, cur, p) && sameOwnership(before, cur, p) ? 'unchanged' : 'modified';
 }
 
 /** Collapse deleted paths to their topmost deleted directory, sorted bytewise. */
@@ -150,6 +161,10 @@ function planBidirectional({ base, now, policy }: PlanInput): Plan {
           decided.set(path, copy(path, from, 'attributes'));
         } else if (policy.checksum && i.type === 'f') {
           decided.set(path, copy(path, policy.prevalence, 'checksum'));
+        } else {
+          // Equal content and mode, yet one side changed: its owner or group (chown).
+          const one = changedSide(st);
+          if (one) decided.set(path, copy(path, one, 'attributes'));
         }
         continue;
       }
@@ -308,7 +323,12 @@ export function expectedAfter(input: PlanInput, actions: Action[], failed: Set<A
     }
   }
   for (const s of ['initiator', 'target'] as const) removeTrees(after[s], removed[s]);
-  for (const a of copied) after[a.to].set(a.path, input.now[a.from].get(a.path)!);
+  // The copy's owner on the other host is whatever rsync maps it to (or keeps, as a
+  // non-root receiver): unknown until the next run lists it.
+  for (const a of copied) {
+    const { uid: _uid, gid: _gid, ...entry } = input.now[a.from].get(a.path)!;
+    after[a.to].set(a.path, entry);
+  }
   for (const a of failed) {
     for (const s of ['initiator', 'target'] as const) {
       removeTrees(after[s], new Set([a.path]));

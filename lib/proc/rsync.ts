@@ -72,17 +72,25 @@ function remoteArgs(...replicas: Replica[]): string[] {
 }
 
 /** rsync --list-only of a replica (recursive, paths rendered with -8). */
-export function listingArgv(c: Config, r: Replica): string[] {
+/** The replica listed as a dry run into an empty local directory: like --list-only (same
+ *  walk, same exclusions, same rendering of names), but each line also carries the
+ *  owner and group, which --list-only does not show:
+ *  `<itemize> <perms> <uid> <gid> <size> <YYYY/MM/DD-HH:MM:SS> <name>[ -> <link target>]`. */
+export const LISTING_FORMAT = '%i %B %U %G %l %M %n%L';
+
+export function listingArgv(c: Config, r: Replica, emptyDir: string): string[] {
   return [
     c.rsyncExecutable,
-    '-r', '-ltD', '-8',
-    ...linkArgs(c),
+    '-r', '-n', '-ltD', '-8',
+    // -H would print hard links as "=> first" instead of as files: the listing needs neither.
+    ...linkArgs(c).filter((a) => a !== '-H'),
     ...c.rsyncOptionalArgs,
     ...attributeArgs(c),
     ...patternArgs(c),
     ...remoteArgs(r),
-    '--list-only',
+    `--out-format=${LISTING_FORMAT}`,
     rsyncLocation(r),
+    `${emptyDir}/`,
   ];
 }
 

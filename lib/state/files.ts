@@ -169,7 +169,7 @@ export class StateDir {
     const lines = [`${META_MAGIC} ${st.size} ${st.mtimeMs} ${digest}`];
     for (const p of sorted) {
       const e = listing.get(p);
-      lines.push(e ? `${p}\0${e.type}\0${e.size}\0${e.mtime}\0${e.mode}${e.target !== undefined ? '\0' + e.target : ''}` : p);
+      lines.push(e ? `${p}\0${e.type}\0${e.size}\0${e.mtime}\0${e.mode}\0${e.uid ?? ''}\0${e.gid ?? ''}${e.target !== undefined ? '\0' + e.target : ''}` : p);
     }
     writeAtomic(this.metaFile(side), lines.join('\n') + '\n', true);
   }
@@ -192,7 +192,9 @@ function readLatin1(file: string): string | null {
   }
 }
 
-const META_MAGIC = 'osync-ts-tree-meta 2';
+// Records: path NUL type NUL size NUL mtime NUL mode NUL uid NUL gid [NUL link target];
+// an empty uid/gid is unknown (just copied there: rsync maps owners by name).
+const META_MAGIC = 'osync-ts-tree-meta 3';
 
 /** Our metadata, when it describes the current osync list (same size and mtime). */
 function readMeta(metaFile: string, list: fs.Stats): BaseListing | null {
@@ -208,12 +210,14 @@ function readMeta(metaFile: string, list: fs.Stats): BaseListing | null {
   for (const line of text.slice(nl + 1).split('\n')) {
     if (!line) continue;
     const f = line.split('\0');
-    if (f.length < 5) {
+    if (f.length < 7) {
       out.set(f[0], null);
       continue;
     }
     const e: Entry = { type: f[1] as Entry['type'], size: Number(f[2]), mtime: Number(f[3]), mode: f[4] };
-    if (f.length > 5) e.target = f[5];
+    if (f[5] !== '') e.uid = Number(f[5]);
+    if (f[6] !== '') e.gid = Number(f[6]);
+    if (f.length > 7) e.target = f[7];
     out.set(f[0], e);
   }
   return out;

@@ -365,6 +365,30 @@ export function syncScenarios(kind: 'local' | 'remote'): void {
       assert.equal(modeOf(path.join(p.b, 'fa')), 0o755);
     });
 
+    test('chown/chgrp on one side only propagates from the side that changed (PRESERVE_OWNER/GROUP), then settles', async () => {
+      const p = pair();
+      const t = { fa: 'a', fb: 'b', 'dd/x': 'x' };
+      writeTree(p.a, t, { mtime: T0 });
+      writeTree(p.b, t, { mtime: T0 });
+      await sync(p);
+      fs.chownSync(path.join(p.a, 'fa'), 4321, 8765);
+      fs.chownSync(path.join(p.b, 'fb'), 1111, 2222);
+      fs.chownSync(path.join(p.b, 'dd'), 3333, 4444);
+      const r = await sync(p, ['--summary']);
+      const owner = (f: string) => { const st = fs.lstatSync(f); return `${st.uid}:${st.gid}`; };
+      assert.equal(owner(path.join(p.b, 'fa')), '4321:8765', 'initiator-side chown reached the target');
+      assert.equal(owner(path.join(p.a, 'fb')), '1111:2222', 'target-side chown reached the initiator (osync reverts it)');
+      assert.equal(owner(path.join(p.b, 'fb')), '1111:2222');
+      assert.equal(owner(path.join(p.a, 'dd')), '3333:4444', 'a directory chown too');
+      assert.match(r.stdout, /Attributes only updates: INITIATOR << >> TARGET\nUPDATE (<<|>>) /);
+      // No ping-pong: the next runs change nothing.
+      for (let i = 0; i < 2; i++) {
+        const again = await sync(p, ['--summary']);
+        assert.match(again.stdout, /Initiator has 0 updates\.\nTarget has 0 updates\./, explain(again));
+      }
+      assert.equal(owner(path.join(p.a, 'fa')), '4321:8765');
+    });
+
     test('SKIP_DELETION=target: a deletion on the initiator is not applied to the target', async () => {
       const p = pair();
       writeTree(p.a, { f: 'f', g: 'g' }, { mtime: T0 });

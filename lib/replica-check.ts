@@ -1,6 +1,7 @@
 // Before anything else: each replica's root exists (or is created with CREATE_DIRS),
 // is writable, has its .osync_workdir and state dir, and enough free space.
 // The same POSIX sh script runs locally or on the remote host.
+import fs from 'node:fs';
 import type { Config } from './config/types.js';
 import type { Runner } from './proc/run.js';
 import { displayRoot, type Replica } from './replica.js';
@@ -100,13 +101,10 @@ function cap(s: string): string {
   return s[0].toUpperCase() + s.slice(1);
 }
 
-// Arguments: <workdir>, then pairs <dir> <days>. For each: remove files, then empty directories,
+// Arguments: pairs <dir> <days>. For each: remove files, then empty directories,
 // whose ctime is older than <days> days (find -ctime +N, as osync).
 const CLEANUP_SCRIPT = `
 status=0
-# $1 = workdir: rsync's temp dir is emptied (leftovers of a killed transfer).
-find "$1/tmp" -mindepth 1 -delete 2>/dev/null
-shift
 while [ $# -ge 2 ]; do
   d=$1; days=$2; shift 2
   if [ ! -d "$d" ]; then echo "absent $d"; continue; fi
@@ -117,9 +115,22 @@ done
 exit $status
 `;
 
+/** How often the trash is purged: retention counts in days, and walking a large trash
+ *  on every cron run would cost more than the sync itself. */
+const CLEANUP_EVERY_MS = 3600_000;
+
 /** Purge soft-deleted items and conflict backups older than their retention, as osync:
- *  one script per replica for both folders. */
-export async function cleanupOld(runner: Runner, log: Logger, config: Config, replicas: Replica[], dry: boolean): Promise<void> {
+ *  one script per replica for both folders, at most once an hour (`stamp` records when). */
+export async function cleanupOld(runner: Runner, log: Logger, config: Config, replicas: Replica[], dry: boolean, stamp: string): Promise<void> {
+  try {
+    const last = fs.statSync(stamp).mtimeMs;
+    if (!dry && Date.now() - last < CLEANUP_EVERY_MS && Date.now() >= last) {
+      log.verbose(`Old deleted and backup files were purged at ${new Date(last).toISOString()}; next purge after an hour.`);
+      return;
+    }
+  } catch {
+    /* never purged yet */
+  }
   const jobs: Array<{ kind: 'backup' | 'deleted'; days: number; label: string }> = [];
   if (config.conflictBackup && config.conflictBackupDays !== 0) {
     log.notice('Running conflict backup cleanup.');
@@ -136,12 +147,14 @@ export async function cleanupOld(runner: Runner, log: Logger, config: Config, re
         log.notice(`${verb} files older than ${j.days} days on ${r.side} replica for ${j.label} deletion.${dry ? ' Does not remove anything.' : ''}`);
       }
       if (dry) return;
-      const res = await runner.runScript(r, CLEANUP_SCRIPT, [r.workDir, ...jobs.flatMap((j) => [`${r.workDir}/${j.kind}`, String(j.days)])]);
+      if (!jobs.length) return;
+      const res = await runner.runScript(r, CLEANUP_SCRIPT, jobs.flatMap((j) => [`${r.workDir}/${j.kind}`, String(j.days)]));
       for (const line of res.stdout.split('\n')) {
         if (line.startsWith('absent ')) log.verbose(`The ${r.side} replica dir [${line.slice(7)}] does not exist. Skipping cleaning of old files.`);
       }
       if (res.exitCode !== 0) log.error(`Error while executing cleanup on ${r.side} replica. ${res.stderr.trim()}`);
-      else if (jobs.length) log.notice(`File cleanup complete on ${r.side} replica.`);
+      else log.notice(`File cleanup complete on ${r.side} replica.`);
     }),
   );
+  if (!dry && !log.errored) fs.writeFileSync(stamp, `${new Date().toISOString()}\n`, { mode: 0o600 });
 }

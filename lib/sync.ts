@@ -77,7 +77,7 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
     }
     const outcome = await synchronize(ctx, state, identities);
     phase(ctx, 'cleanup');
-    if (!log.errored) await cleanupOld(runner, log, config, SIDES.map((s) => replicas[s]), flags.dry);
+    if (!log.errored) await cleanupOld(runner, log, config, SIDES.map((s) => replicas[s]), flags.dry, state.cleanupStampFile());
     return outcome;
   } catch (e) {
     if (ctx.stopRequested?.()) {

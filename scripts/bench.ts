@@ -149,7 +149,7 @@ interface ProcResult {
 }
 
 /** Run a command, discard stdout (read, as osync-ts reads rsync's), keep stderr. */
-function run(argv: string[], opts: { env?: NodeJS.ProcessEnv; measureRss?: boolean } = {}): Promise<ProcResult> {
+function run(argv: string[], opts: { env?: NodeJS.ProcessEnv; measureRss?: boolean; discardStdout?: boolean } = {}): Promise<ProcResult> {
   return new Promise((resolve, reject) => {
     let full = argv;
     let rssFile: string | null = null;
@@ -159,9 +159,11 @@ function run(argv: string[], opts: { env?: NodeJS.ProcessEnv; measureRss?: boole
       full = [GNU_TIME, '-f', '%M', '-o', rssFile, ...argv];
     }
     const t0 = process.hrtime.bigint();
-    const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: REPO });
+    // The floor's listings go straight to /dev/null: read through a pipe into Node they
+    // would cost more than the listing itself (rsync writes one line per write(2)).
+    const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', opts.discardStdout ? 'ignore' : 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: REPO });
     let stderr = '';
-    child.stdout!.on('data', () => undefined);
+    child.stdout?.on('data', () => undefined);
     child.stderr!.setEncoding('latin1').on('data', (d: string) => {
       if (stderr.length < 65536) stderr += d;
     });
@@ -391,6 +393,7 @@ async function floorListings(locations: string[], ssh: SshSpec | null = null): P
       const remote = ssh !== null && !loc.startsWith('/');
       return run(['rsync', ...LIST_FLAGS.slice(0, -1), ...(remote ? ['-e', sshShell(ssh), '-s'] : []), '--list-only', loc], {
         env: { ...process.env, LC_ALL: 'C', TZ: 'UTC' },
+        discardStdout: true,
       });
     }),
   );

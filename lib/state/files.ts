@@ -56,6 +56,11 @@ export class StateDir {
     return path.join(this.dir, `resume-count-${this.instanceId}${this.dry ? '-dry' : ''}`);
   }
 
+  /** osync-ts only: when the trash was last purged (its mtime). */
+  cleanupStampFile(): string {
+    return path.join(this.dir, `cleanup-${this.instanceId}`);
+  }
+
   /** LOG_CONFLICTS: "<initiator>/<path> << >> <target>/<path>" lines, as osync. */
   conflictsFile(): string {
     return path.join(this.dir, `conflicts-${this.instanceId}${this.dry ? '-dry' : ''}`);

@@ -79,10 +79,13 @@ const LOCK_SCRIPT = `
 f=$1; c=$2
 case $3 in
 read) [ -f "$f" ] && cat -- "$f"; exit 0 ;;
-create) mkdir -p -- "\${f%/*}" && (set -C; printf '%s\\n' "$c" > "$f") 2>/dev/null ;;
-replace) mkdir -p -- "\${f%/*}" && printf '%s\\n' "$c" > "$f.new.$$" && mv -f -- "$f.new.$$" "$f" ;;
+create) mkdir -p -- "\${f%/*}" && (set -C; printf '%s\\n' "$c" > "$f") 2>/dev/null || exit 1 ;;
+replace) mkdir -p -- "\${f%/*}" && printf '%s\\n' "$c" > "$f.new.$$" && mv -f -- "$f.new.$$" "$f" || exit 1 ;;
 release) [ "$(cat -- "$f" 2>/dev/null)" = "$c" ] && rm -f -- "$f"; exit 0 ;;
 esac
+# Holding the lock now: rsync's temp dir may only hold leftovers of a killed run.
+find "\${f%/*}/tmp" -mindepth 1 -delete 2>/dev/null
+exit 0
 `;
 
 export function lockPath(r: Replica): string {

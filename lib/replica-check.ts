@@ -22,8 +22,9 @@ fi
 [ -w "$root" ] || { echo "not-writable"; exit 3; }
 if [ ! -d "$work" ]; then mkdir -p -- "$work" && echo "created-work"; fi
 mkdir -p -- "$state" "$work/tmp" || { echo "cannot-create-state"; exit 3; }
-dfl=$(df -P -k -- "$root" 2>/dev/null | tail -n 1) && [ -n "$dfl" ] && echo "fsid $dfl"
-if [ "$5" = true ]; then echo "df $(df -P -k -- "$root" | tail -n 1)"; fi
+# One df for both the filesystem identity (guard) and the free space.
+dfl=$(df -P -k -- "$root" 2>/dev/null | tail -n 1)
+if [ -n "$dfl" ]; then echo "fsid $dfl"; [ "$5" = true ] && echo "df $dfl"; fi
 exit 0
 `;
 

@@ -383,6 +383,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   const opts = {
     stopping: () => !!ctx.stopRequested?.(),
     dry: flags.dry,
+    stats: flags.stats,
     itemize: flags.verbose || flags.summary,
     backupSuffix: config.conflictBackupMultiple ? backupSuffix(ctx.startedAt) : undefined,
   };

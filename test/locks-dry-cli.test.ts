@@ -365,6 +365,19 @@ describe('log file and output flags', { concurrency: 2 }, () => {
     assert.doesNotMatch(r.stdout, /Starting synchronization task/);
   });
 
+  test('--stats adds rsync\'s transfer statistics to the --verbose output, as osync', async () => {
+    const p = pair();
+    writeTree(p.a, { f: 'f', g: 'g' }, { mtime: T0 });
+    const r = await quickSync(p.a, p.b, ['--stats', '--verbose']);
+    assert.equal(r.code, 0, explain(r));
+    assert.match(r.log, /Number of files: \d+/);
+    assert.match(r.log, /Total transferred file size: 2 bytes/);
+    writeTree(p.a, { h: 'h' }, { mtime: T0 });
+    const plain = await quickSync(p.a, p.b, ['--verbose']);
+    assert.match(plain.log, /Updating target replica succeded\./);
+    assert.doesNotMatch(plain.log, /Number of files:/);
+  });
+
   test('--silent prints nothing on stdout/stderr, even with warnings and errors; the log file is still written', async () => {
     const p = pair();
     writeTree(p.a, { f: 'f' }, { mtime: T0 });

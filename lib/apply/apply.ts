@@ -20,6 +20,7 @@ type Delete = Extract<Action, { kind: 'delete' }>;
 
 export interface ApplyOptions {
   dry: boolean;
+  stats?: boolean;
   /** A stop was asked for: a killed rsync is expected, not an error. */
   stopping?: () => boolean;
   itemize: boolean;
@@ -145,7 +146,7 @@ export async function applyTransfers(
         // file) must not replace an earlier backup: that one is kept under a timestamped name.
         await makeRoom(runner, log, config, replicas[to], 'backup', copies.filter((c) => c.overwrites && c.reason !== 'attributes').map((c) => c.path));
       }
-      const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, itemize: o.itemize, backupSuffix: o.backupSuffix });
+      const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, itemize: o.itemize, stats: o.stats, backupSuffix: o.backupSuffix });
       const res = await runner.run(argv, { input: fileList(copies.map((c) => c.path)), viaSsh: !!(replicas[from].remote || replicas[to].remote) });
       itemized[to] = res.stdout
         .split('\n')

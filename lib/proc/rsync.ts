@@ -100,6 +100,8 @@ export interface TransferOptions {
   backupSuffix?: string;
   /** Itemise changes (--verbose/--summary). */
   itemize?: boolean;
+  /** --stats: rsync's transfer statistics, shown with the --verbose item lists (as osync). */
+  stats?: boolean;
 }
 
 /** Copy an explicit list of paths (read NUL-separated from stdin) from one replica to the other. */
@@ -119,6 +121,7 @@ export function transferArgv(c: Config, from: Replica, to: Replica, o: TransferO
     // One line per listed item, changed or not ("-ii"): an item without a line was
     // not there to send (vanished since the listing), so it is not recorded as done.
     '-ii', '--out-format=%i %n',
+    ...(o.stats ? ['--stats'] : []),
     // A directory replaced by a file (or the reverse) needs its old content removed.
     '--force',
     // A file that vanished since the listing is not an error: the next run sees it gone.

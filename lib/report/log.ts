@@ -4,6 +4,7 @@
 // The logger also remembers the worst level seen, which decides the exit code.
 import fs from 'node:fs';
 import path from 'node:path';
+import { Chalk } from 'chalk';
 
 export type Level = 'DEBUG' | 'VERBOSE' | 'NOTICE' | 'ALWAYS' | 'WARN' | 'ERROR' | 'CRITICAL';
 
@@ -17,10 +18,13 @@ const TAGS: Record<Level, string> = {
   CRITICAL: '(CRITICAL):',
 };
 
-const COLOURS: Partial<Record<Level, string>> = {
-  WARN: '\x1b[33m',
-  ERROR: '\x1b[91m',
-  CRITICAL: '\x1b[1;33;41m',
+// osync colours WARN/ERROR/CRITICAL whether or not stderr is a terminal (they show in
+// cron mail too), so chalk's level is fixed rather than detected.
+const paint = new Chalk({ level: 1 });
+const COLOURS: Partial<Record<Level, (text: string) => string>> = {
+  WARN: paint.yellow,
+  ERROR: paint.redBright,
+  CRITICAL: paint.bold.yellow.bgRed,
 };
 
 export interface LoggerOptions {
@@ -123,7 +127,7 @@ export class Logger {
     if (o.silent) return;
     if (level === 'NOTICE' && o.errorsOnly) return;
     const colour = COLOURS[level];
-    if (colour) this.screen.err(colour + prefix + text + '\x1b[0m');
+    if (colour) this.screen.err(colour(prefix + text));
     else this.screen.out(prefix + text);
   }
 

@@ -45,10 +45,13 @@ export function parseListingLine(line: string): [string, Entry] | null {
   const type = mode[0] === '-' ? 'f' : (mode[0] as EntryType);
   const size = Number(m[2].replace(/,/g, ''));
   const mtime = Date.UTC(+m[3], +m[4] - 1, +m[5], +m[6], +m[7], +m[8]) / 1000;
-  let name = m[9];
-  const entry: Entry = { type, size: type === 'd' ? 0 : size, mtime, mode };
-  if (type === 'l') {
-    const cut = symlinkCut(name, size);
+  return named(m[9], { type, size: type === 'd' ? 0 : size, mtime, mode });
+}
+
+/** The listed name → [path, entry]: a symlink's " -> target" split off, the root dropped. */
+function named(name: string, entry: Entry): [string, Entry] | null {
+  if (entry.type === 'l') {
+    const cut = symlinkCut(name, entry.size);
     if (cut >= 0) {
       entry.target = name.slice(cut + 4);
       name = name.slice(0, cut);
@@ -77,17 +80,7 @@ export function parseItemLine(line: string): [string, Entry] | null {
     uid: Number(m[2]),
     gid: Number(m[3]),
   };
-  let name = m[11];
-  if (type === 'd') name = name.replace(/\/$/, '');
-  if (type === 'l') {
-    const cut = symlinkCut(name, size);
-    if (cut >= 0) {
-      entry.target = name.slice(cut + 4);
-      name = name.slice(0, cut);
-    }
-  }
-  if (name === '.' || name === '') return null;
-  return [name, entry];
+  return named(type === 'd' ? m[11].replace(/\/$/, '') : m[11], entry);
 }
 
 /** Parse a whole dry-run listing text. */

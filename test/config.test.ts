@@ -559,3 +559,9 @@ test('tsc reports no errors in lib/config or this test', () => {
   const mine = out.split('\n').filter((l) => /^(lib\/config\/|test\/config\.test\.ts)/.test(l));
   assert.deepEqual(mine, []);
 });
+
+test('the version printed by --version is package.json\'s', async () => {
+  const { VERSION } = await import('../lib/version.js');
+  const pkg = JSON.parse(fs.readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.equal(VERSION, pkg.version);
+});

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { explain, makeConf, quickSync, runOsync, type OsyncResult } from './support/osync.js';
-import { readTree, rmTree, secondsAgo, tmpDir, writeTree } from './support/tree.js';
+import { readTree, replicaPair, rmTree, secondsAgo, writeTree } from './support/tree.js';
 
 const ID = 'quicksync_task';
 const T0 = secondsAgo(100_000);
@@ -29,12 +29,8 @@ interface Pair {
 }
 
 function pair(): Pair {
-  const root = tmpDir('osync-ts-lock-');
+  const { root, a, b } = replicaPair('osync-ts-lock-');
   roots.push(root);
-  const a = path.join(root, 'a');
-  const b = path.join(root, 'b');
-  fs.mkdirSync(a);
-  fs.mkdirSync(b);
   return {
     root,
     a,

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { explain, quickSync, type OsyncResult } from '../support/osync.js';
-import { nameKey, readTree, rmTree, secondsAgo, tmpDir, writeTree, type TreeSpec } from '../support/tree.js';
+import { nameKey, readTree, replicaPair, rmTree, secondsAgo, type TreeSpec, writeTree } from '../support/tree.js';
 
 const ID = 'quicksync_task';
 const T0 = secondsAgo(100_000);
@@ -23,12 +23,8 @@ interface Pair {
 }
 
 function pair(): Pair {
-  const root = tmpDir('osync-ts-names-');
+  const { root, a, b } = replicaPair('osync-ts-names-');
   roots.push(root);
-  const a = path.join(root, 'a');
-  const b = path.join(root, 'b');
-  fs.mkdirSync(a);
-  fs.mkdirSync(b);
   return { root, a, b, state: path.join(a, '.osync_workdir', 'state') };
 }
 

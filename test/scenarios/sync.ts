@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { explain, makeConf, quickSync, runOsync, type OsyncResult } from '../support/osync.js';
-import { modeOf, readTree, rmTree, secondsAgo, setMode, tmpDir, writeTree } from '../support/tree.js';
+import { modeOf, readTree, replicaPair, rmTree, secondsAgo, setMode, writeTree } from '../support/tree.js';
 
 const ID = 'quicksync_task';
 const T0 = secondsAgo(100_000); // the "old" state of every tree
@@ -24,12 +24,8 @@ interface Pair {
 }
 
 function pair(): Pair {
-  const root = tmpDir('osync-ts-sync-');
+  const { root, a, b } = replicaPair('osync-ts-sync-');
   roots.push(root);
-  const a = path.join(root, 'a');
-  const b = path.join(root, 'b');
-  fs.mkdirSync(a);
-  fs.mkdirSync(b);
   return { root, a, b, state: path.join(a, '.osync_workdir', 'state') };
 }
 

@@ -259,9 +259,16 @@ async function killAt(mode: Mode, p: Pair, at: Kill): Promise<OsyncResult> {
     await waitFor('the big transfer to be under way', () => growing() || exited);
     assert.ok(!exited, 'the run ended before the transfer could be interrupted');
   } else if (at === 'mid-deletion') {
-    // The MANY deletions go into the initiator's trash one by one: kill after the first.
+    // The MANY deletions go into the initiator's trash one by one: kill after the first
+    // has landed (rsync creates the folder a moment before it moves anything into it).
     const trash = path.join(p.a, '.osync_workdir/deleted/many');
-    const started = spinUntil(() => fs.existsSync(trash));
+    const started = spinUntil(() => {
+      try {
+        return fs.readdirSync(trash).length > 0;
+      } catch {
+        return false;
+      }
+    });
     s.killAll();
     assert.ok(started, 'deletions never started');
   } else {

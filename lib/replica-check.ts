@@ -44,12 +44,21 @@ export function parseIdentity(line: string | undefined): string | null {
   return m ? `${m[1]} on ${m[2]}` : null;
 }
 
-/** `createDirs: false` keeps a missing root missing (the deletion guard decides). */
-export async function checkReplica(runner: Runner, log: Logger, config: Config, r: Replica, dry: boolean, opts: { createDirs?: boolean } = {}): Promise<ReplicaInfo> {
+/** `createDirs: false` keeps a missing root missing (the deletion guard decides).
+ *  `knownIdentity`: the identity recorded at the last run, if any (see checkLocally). */
+export async function checkReplica(
+  runner: Runner,
+  log: Logger,
+  config: Config,
+  r: Replica,
+  dry: boolean,
+  opts: { createDirs?: boolean; knownIdentity?: string | null } = {},
+): Promise<ReplicaInfo> {
   const where = r.remote ? 'remote' : 'local';
   if (config.minimumSpace !== 0) log.notice(`Checking minimum disk space in ${where} replica [${displayRoot(r)}].`);
   const rsyncProgram = r.remote ? remoteRsyncProgram(config) : config.rsyncExecutable;
-  const res = await runner.runScript(r, CHECK_SCRIPT, [r.root, r.workDir, r.stateDir, String((opts.createDirs ?? config.createDirs) && !dry), String(config.minimumSpace !== 0), rsyncProgram]);
+  const args = [r.root, r.workDir, r.stateDir, String((opts.createDirs ?? config.createDirs) && !dry), String(config.minimumSpace !== 0), rsyncProgram];
+  const res = (!r.remote && checkLocally(args, opts.knownIdentity ?? null)) || (await runner.runScript(r, CHECK_SCRIPT, args));
   const out = res.stdout.split('\n');
   const ours = ['missing', 'not-writable', 'cannot-create', 'cannot-create-state', 'no-rsync'];
   if (r.remote && res.exitCode !== 0 && !ours.includes(out[0])) {
@@ -76,6 +85,114 @@ export async function checkReplica(runner: Runner, log: Logger, config: Config, 
     }
   }
   return { identity: parseIdentity(out.find((l) => l.startsWith('fsid '))) };
+}
+
+/**
+ * CHECK_SCRIPT's work done in this process for a local replica (a cron run with nothing
+ * to do is mostly fixed costs like this one). Same arguments, same output lines. The
+ * identity is read from /proc/self/mountinfo; null (run the script, whose df is the
+ * reference) when that is unavailable or differs from the identity recorded last time,
+ * so a mountinfo reading that does not match df's can never trip the deletion guard.
+ */
+export function checkLocally(args: string[], knownIdentity: string | null): { exitCode: number; stdout: string; stderr: string } | null {
+  const [root, work, state, createDirs, checkSpace, rsyncProgram] = args;
+  const fail = (why: string) => ({ exitCode: 3, stdout: why + '\n', stderr: '' });
+  const out: string[] = [];
+  let mount: { source: string; point: string } | null;
+  let availableKb: number;
+  try {
+    if (!onPath(rsyncProgram)) return fail('no-rsync');
+    if (!isDir(root)) {
+      if (createDirs !== 'true') return fail('missing');
+      try {
+        fs.mkdirSync(root, { recursive: true });
+      } catch {
+        return fail('cannot-create');
+      }
+      out.push('created');
+    }
+    try {
+      fs.accessSync(root, fs.constants.W_OK);
+    } catch {
+      return fail('not-writable');
+    }
+    if (!isDir(work)) {
+      fs.mkdirSync(work, { recursive: true });
+      out.push('created-work');
+    }
+    try {
+      fs.mkdirSync(state, { recursive: true });
+      fs.mkdirSync(`${work}/tmp`, { recursive: true });
+    } catch {
+      return fail('cannot-create-state');
+    }
+    mount = mountOf(root);
+    const st = fs.statfsSync(root);
+    availableKb = Math.floor((st.bavail * st.bsize) / 1024);
+  } catch {
+    return null; // anything unexpected: let the script say what it is
+  }
+  if (mount === null || (knownIdentity !== null && `${mount.source} on ${mount.point}` !== knownIdentity)) return null;
+  // Lines shaped like the script's df -P line (only these columns are read).
+  const dfLine = `${mount.source} 0 0 ${availableKb} 0% ${mount.point}`;
+  out.push(`fsid ${dfLine}`);
+  if (checkSpace === 'true') out.push(`df ${dfLine}`);
+  return { exitCode: 0, stdout: out.join('\n') + '\n', stderr: '' };
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** `command -v`: an executable file at that path, or in a PATH directory. */
+function onPath(program: string): boolean {
+  const executable = (p: string) => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (program.includes('/')) return executable(program);
+  return (process.env.PATH ?? '').split(':').some((d) => executable(`${d || '.'}/${program}`));
+}
+
+/**
+ * The filesystem and mount point holding `p`, as df -P names them: the
+ * entry of /proc/self/mountinfo with the device of `p` and the longest mount point
+ * that contains it (the last one, if mounted over). null when it cannot tell.
+ */
+export function mountOf(p: string): { source: string; point: string } | null {
+  let text: string;
+  try {
+    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return null;
+  }
+  const dev = fs.statSync(p).dev;
+  const devId = `${Math.floor(dev / 256) & 0xfff | (Math.floor(dev / 2 ** 32) & ~0xfff)}:${(dev & 0xff) | (Math.floor(dev / 4096) & ~0xff)}`;
+  const real = fs.realpathSync(p);
+  let best: { point: string; source: string } | null = null;
+  for (const line of text.split('\n')) {
+    // id parent major:minor root mount-point options [optional...] - fstype source super-options
+    const f = line.split(' ');
+    const dash = f.indexOf('-', 6);
+    if (f.length < 10 || dash < 0 || f[2] !== devId) continue;
+    const point = unescapeMount(f[4]);
+    const inside = point === '/' || real === point || real.startsWith(point + '/');
+    if (inside && (!best || point.length >= best.point.length)) best = { point, source: unescapeMount(f[dash + 2]) };
+  }
+  return best;
+}
+
+/** mountinfo writes space, tab, newline and backslash as \ooo. */
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
 function remoteRsyncProgram(config: Config): string {

@@ -116,7 +116,8 @@ async function checkReplicas(ctx: SyncContext): Promise<Record<Side, string | nu
     SIDES.map(async (s) => {
       const guarded = config.createDirs && !flags.force && nonEmptyFile(early.name(s, 'tree-after'));
       try {
-        return await checkReplica(runner, log, config, replicas[s], flags.dry, guarded ? { createDirs: false } : {});
+        const knownIdentity = early.readIdentity(s);
+        return await checkReplica(runner, log, config, replicas[s], flags.dry, guarded ? { createDirs: false, knownIdentity } : { knownIdentity });
       } catch (e) {
         if (guarded && e instanceof RootMissingError) return null;
         throw e;
@@ -270,7 +271,7 @@ async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> =
     if (res.exitCode === 0) digests[SIDES[i]] = res.digest;
   });
   if (results.every((res) => res.listing === null && res.exitCode === 0)) return { now: null, digests };
-  const listing = (i: number) => results[i].listing ?? parseItemListing(results[i].raw ?? '');
+  const listing = (i: number) => results[i].listing ?? parseItemListing(results[i].raw?.toString('latin1') ?? '');
   return { now: { initiator: listing(0), target: listing(1) }, digests };
 }
 

@@ -14,8 +14,8 @@ import { parseItemListing, type Listing } from './parse-listing.js';
 export interface ListResult {
   /** null when the digest matched `knownDigest` (unchanged: not parsed; see `raw`). */
   listing: Listing | null;
-  /** The unparsed output, when it was taken whole. */
-  raw?: string;
+  /** The unparsed output (latin1 bytes), when it was not parsed. */
+  raw?: Buffer;
   digest: string;
   exitCode: number;
   stderr: string;
@@ -35,11 +35,11 @@ export async function listReplica(runner: Runner, config: Config, r: Replica, kn
   const argv = listingArgv(config, r, empty);
   try {
     const res = await runner.run(argv, { viaSsh: !!r.remote, stdoutFile: file });
-    const text = fs.readFileSync(file, 'latin1');
+    const bytes = fs.readFileSync(file);
     // The temporary empty directory (last word) differs every run: not part of the digest.
-    const digest = startDigest(argv.slice(0, -1)).update(text, 'latin1').digest('hex');
-    if (digest === knownDigest) return { listing: null, raw: text, digest, exitCode: res.exitCode, stderr: res.stderr };
-    return { listing: parseItemListing(text), digest, exitCode: res.exitCode, stderr: res.stderr };
+    const digest = startDigest(argv.slice(0, -1)).update(bytes).digest('hex');
+    if (digest === knownDigest) return { listing: null, raw: bytes, digest, exitCode: res.exitCode, stderr: res.stderr };
+    return { listing: parseItemListing(bytes.toString('latin1')), digest, exitCode: res.exitCode, stderr: res.stderr };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

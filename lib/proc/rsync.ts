@@ -81,7 +81,9 @@ export const LISTING_FORMAT = '%i %B %U %G %l %M %n%L';
 export function listingArgv(c: Config, r: Replica, emptyDir: string): string[] {
   return [
     c.rsyncExecutable,
-    '-r', '-n', '-ltD', '-8',
+    // --no-inc-recursive: one file list sent up front costs rsync less than one per
+    // directory (about 10% of a large listing); the order of lines does not matter.
+    '-r', '-n', '--no-inc-recursive', '-ltD', '-8',
     // -H would print hard links as "=> first" instead of as files: the listing needs neither.
     ...linkArgs(c).filter((a) => a !== '-H'),
     ...c.rsyncOptionalArgs,

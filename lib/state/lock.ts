@@ -2,6 +2,9 @@
 // Created with the shell's noclobber (O_EXCL), so of two runs starting at the same
 // instant exactly one creates it; the other then reads a live lock and stops.
 // A lock whose pid is dead is taken over (replaced by rename, also atomic).
+// The same steps run in this process for a local replica (O_EXCL is noclobber).
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Side } from '../config/types.js';
 import type { Runner } from '../proc/run.js';
 import type { Replica } from '../replica.js';
@@ -93,6 +96,16 @@ export function lockPath(r: Replica): string {
 }
 
 export async function readLock(runner: Runner, r: Replica): Promise<string | null> {
+  if (!r.remote) {
+    try {
+      const f = lockPath(r);
+      if (!fs.statSync(f).isFile()) return null;
+      const text = fs.readFileSync(f, 'utf8');
+      return text === '' ? null : text;
+    } catch {
+      return null;
+    }
+  }
   const res = await runner.runScript(r, LOCK_SCRIPT, [lockPath(r), '', 'read']);
   if (res.exitCode !== 0) throw new Error(`Cannot read lock on ${r.side} replica: ${res.stderr.trim()}`);
   return res.stdout === '' ? null : res.stdout;
@@ -100,10 +113,42 @@ export async function readLock(runner: Runner, r: Replica): Promise<string | nul
 
 /** Write the lock; false when another run created it first (create mode). */
 export async function writeLock(runner: Runner, r: Replica, me: LockOwner, mode: 'create' | 'replace'): Promise<boolean> {
+  if (!r.remote) return writeLocalLock(lockPath(r), `${lockText(me)}\n`, mode);
   const res = await runner.runScript(r, LOCK_SCRIPT, [lockPath(r), lockText(me), mode]);
   return res.exitCode === 0;
 }
 
+function writeLocalLock(f: string, content: string, mode: 'create' | 'replace'): boolean {
+  const dir = path.dirname(f);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    if (mode === 'create') fs.writeFileSync(f, content, { flag: 'wx' });
+    else {
+      const tmp = `${f}.new.${process.pid}`;
+      fs.writeFileSync(tmp, content);
+      fs.renameSync(tmp, f);
+    }
+  } catch {
+    return false;
+  }
+  // Holding the lock now: rsync's temp dir may only hold leftovers of a killed run.
+  try {
+    for (const name of fs.readdirSync(`${dir}/tmp`)) fs.rmSync(`${dir}/tmp/${name}`, { recursive: true, force: true });
+  } catch {
+    /* no temp dir yet, or a leftover we cannot remove: rsync copes */
+  }
+  return true;
+}
+
 export async function releaseLock(runner: Runner, r: Replica, me: LockOwner): Promise<void> {
+  if (!r.remote) {
+    try {
+      // As the script's $(cat): trailing newlines do not count.
+      if (fs.readFileSync(lockPath(r), 'utf8').replace(/\n+$/, '') === lockText(me)) fs.rmSync(lockPath(r), { force: true });
+    } catch {
+      /* no lock, or not ours to remove */
+    }
+    return;
+  }
   await runner.runScript(r, LOCK_SCRIPT, [lockPath(r), lockText(me), 'release']);
 }

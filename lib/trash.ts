@@ -66,6 +66,25 @@ for a; do
 done
 exit $st' sh`;
 
+/** What lies in a local trash at the given (rendered) relative paths: one lstat each,
+ *  none at all when the trash does not exist yet. */
+function probeLocally(trash: string, probe: Set<string>): Map<string, Entry> {
+  const found = new Map<string, Entry>();
+  if (!fs.existsSync(trash)) return found;
+  for (const p of probe) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(Buffer.from(`${trash}/${decodeRendered(p)}`, 'latin1'), { throwIfNoEntry: false });
+    } catch {
+      continue; // ENOTDIR: a parent is a file in the trash (that one is probed too)
+    }
+    if (!st) continue;
+    const type = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : 'f';
+    found.set(p, { type, size: st.size, mtime: Math.floor(st.mtimeMs / 1000), mode: '' });
+  }
+  return found;
+}
+
 /**
  * Before items are moved into `<workdir>/<into>/` at the given (rendered) relative paths:
  * an item already at one of those paths, or a non-directory where one of their parent
@@ -81,22 +100,25 @@ export async function makeRoom(runner: Runner, log: Logger, config: Config, r: R
     probe.add(p);
     for (const a of ancestors(p)) probe.add(a);
   }
-  const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts.probe.'));
   let found: Map<string, Entry>;
-  try {
-    const res = await runner.run(trashProbeArgv(config, r, empty), {
-      input: nulList([...probe].sort().map((p) => `./${into}/${decodeRendered(p)}`)),
-      viaSsh: !!r.remote,
-    });
-    // 23: a listed path below a file in the trash (ENOTDIR); what exists is still listed.
-    if (!rsyncSucceeded(res.exitCode) && res.exitCode !== 23) {
-      log.warn(`Cannot look into the ${into} directory on ${r.side} replica: rsync exit ${res.exitCode} (${rsyncMeaning(res.exitCode)}).`);
-      return renames;
+  if (!r.remote) found = probeLocally(`${r.workDir}/${into}`, probe);
+  else {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts.probe.'));
+    try {
+      const res = await runner.run(trashProbeArgv(config, r, empty), {
+        input: nulList([...probe].sort().map((p) => `./${into}/${decodeRendered(p)}`)),
+        viaSsh: !!r.remote,
+      });
+      // 23: a listed path below a file in the trash (ENOTDIR); what exists is still listed.
+      if (!rsyncSucceeded(res.exitCode) && res.exitCode !== 23) {
+        log.warn(`Cannot look into the ${into} directory on ${r.side} replica: rsync exit ${res.exitCode} (${rsyncMeaning(res.exitCode)}).`);
+        return renames;
+      }
+      found = new Map();
+      for (const [k, e] of parseListing(res.stdout)) if (k.startsWith(`${into}/`)) found.set(k.slice(into.length + 1), e);
+    } finally {
+      fs.rmSync(empty, { recursive: true, force: true });
     }
-    found = new Map();
-    for (const [k, e] of parseListing(res.stdout)) if (k.startsWith(`${into}/`)) found.set(k.slice(into.length + 1), e);
-  } finally {
-    fs.rmSync(empty, { recursive: true, force: true });
   }
   const wanted = new Set(paths);
   // Outermost first, so nothing below an item already renamed is renamed again.

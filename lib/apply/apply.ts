@@ -68,11 +68,16 @@ export async function applyDeletions(
         const byTrash = new Map<string | null, Delete[]>();
         for (const d of dels) {
           const into = d.into === 'deleted' ? (config.softDelete ? 'deleted' : null) : config.conflictBackup ? 'backup' : null;
-          byTrash.set(into, [...(byTrash.get(into) ?? []), d]);
+          const group = byTrash.get(into);
+          if (group) group.push(d);
+          else byTrash.set(into, [d]);
         }
-        for (const [into, group] of byTrash) {
+        for (const [into, all] of byTrash) {
           // An earlier item at the same place in the trash is kept under a timestamped name.
-          if (into === 'deleted' || (into === 'backup' && !o.backupSuffix)) await makeRoom(runner, log, config, r, into, group.map((d) => d.path));
+          if (into === 'deleted' || (into === 'backup' && !o.backupSuffix)) await makeRoom(runner, log, config, r, into, all.map((d) => d.path));
+          // On a local replica, soft deletes are renames done here; rsync gets what is left.
+          const group = !r.remote && into === 'deleted' ? moveLocally(r, into, all) : all;
+          if (!group.length) continue;
           const argv = deletionArgv(config, emptyDir, r, into as 'deleted' | 'backup' | null, {
             dry: false,
             suffix: into === 'backup' ? o.backupSuffix : undefined,
@@ -105,6 +110,44 @@ export async function applyDeletions(
     fs.rmSync(emptyDir, { recursive: true, force: true });
   }
   return failed;
+}
+
+/**
+ * Soft-delete on a local replica by renaming each item into the trash (a directory goes
+ * whole, as osync's mv), parents created as needed. One rename per item instead of
+ * rsync's copy-into-backup-then-delete per file. A path already gone counts as done.
+ * Returns what could not be renamed (another filesystem, permissions...): rsync then
+ * does those, and reports what fails, as for a remote replica.
+ */
+function moveLocally(r: Replica, into: 'deleted', group: Delete[]): Delete[] {
+  const left: Delete[] = [];
+  const made = new Set<string>();
+  const trash = `${r.workDir}/${into}`;
+  for (const d of group) {
+    const rel = decodeRendered(d.path);
+    const dest = `${trash}/${rel}`;
+    try {
+      const parent = dest.slice(0, dest.lastIndexOf('/'));
+      if (!made.has(parent)) {
+        fs.mkdirSync(Buffer.from(parent, 'latin1'), { recursive: true });
+        made.add(parent);
+      }
+      // makeRoom has moved any earlier item at `dest` aside: never rename over one.
+      if (present(dest)) throw new Error('taken');
+      fs.renameSync(Buffer.from(`${r.root}/${rel}`, 'latin1'), Buffer.from(dest, 'latin1'));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || present(`${r.root}/${rel}`)) left.push(d);
+    }
+  }
+  return left;
+}
+
+function present(rawPath: string): boolean {
+  try {
+    return !!fs.lstatSync(Buffer.from(rawPath, 'latin1'), { throwIfNoEntry: false });
+  } catch {
+    return false; // ENOTDIR: a parent is no longer a directory
+  }
 }
 
 // rsync's --backup keeps files and links but not directories: a deleted empty

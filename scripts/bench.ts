@@ -9,7 +9,7 @@
 //   2. 1% of the files modified on each side (disjoint sets, so no conflicts),
 //   3. 10% of the files deleted on the initiator side,
 // each beside the rsync floor measured in the same run on the same trees:
-//   (1) the two `rsync -r -ltD -8 ... --list-only` listings, run concurrently as
+//   (1) the two `rsync -r --no-inc-recursive -ltD -8 ... --list-only` listings, run concurrently as
 //       osync-ts does, with the same flags osync-ts passes by default;
 //   (2)/(3) the two listings + one `rsync -a` each way (see floorTransfer()).
 // Every measurement is repeated 3 times; the table shows medians. Peak RSS is the
@@ -46,8 +46,9 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OSYNC_JS = path.join(REPO, 'dist', 'osync.mjs');
 const GNU_TIME = '/usr/bin/time';
 const SEED = 42;
-/** The listing flags osync-ts passes with a quick-sync's defaults (see lib/proc/rsync.ts listingArgv). */
-const LIST_FLAGS = ['-r', '-ltD', '-8', '-p', '-o', '-g', '--executability', '--exclude', '.osync_workdir', '--exclude=.osync-update.push', '--list-only'];
+/** The listing flags osync-ts passes with a quick-sync's defaults (see lib/proc/rsync.ts
+ *  listingArgv), as a plain --list-only (which --no-inc-recursive does not speed up). */
+const LIST_FLAGS = ['-r', '--no-inc-recursive', '-ltD', '-8', '-p', '-o', '-g', '--executability', '--exclude', '.osync_workdir', '--exclude=.osync-update.push', '--list-only'];
 const BASE_MTIME = 1_700_000_000;
 /** Where the floor's `rsync --delete --backup` moves deleted files (inside the receiving replica). */
 const FLOOR_TRASH = '.floor_deleted';
@@ -639,7 +640,7 @@ function render(rows: Row[], o: Options, startupS: number, elapsedS: number): st
   );
   out.push(...lines, '');
   out.push(
-    'Floor: (no change) the two `rsync -r -ltD -8 -p -o -g --executability --list-only` listings run concurrently; ' +
+    'Floor: (no change) the two `rsync -r --no-inc-recursive -ltD -8 -p -o -g --executability --list-only` listings run concurrently; ' +
       '(changes) the two listings + `rsync -a --update` each way on a copy of the pair given the same changes ' +
       '(`--delete --backup-dir` from the side that lost files, i.e. moved aside like osync-ts\'s soft deletion). Peak RSS: ' +
       (HAVE_GNU_TIME ? '`/usr/bin/time -f %M` (largest single process of the osync-ts tree).' : 'summed RSS of the osync-ts process tree, polled from /proc.'),

@@ -11,6 +11,9 @@ import {
   compareBytes,
   decodeRendered,
   displayPath,
+  itemLine,
+  parseItemLine,
+  parseItemLineByRegex,
   parseItemListing,
   parseListing,
   parseListingLine,
@@ -19,6 +22,8 @@ import {
   type Listing,
 } from '../lib/detect/parse-listing.js';
 import { LISTING_FORMAT } from '../lib/proc/rsync.js';
+import { StateDir } from '../lib/state/files.js';
+import type { BaseListing } from '../lib/plan/plan.js';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
 const raw = (...parts: Array<string | number[]>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? b(p) : Buffer.from(p))));
@@ -274,6 +279,33 @@ describe('the dry-run listing osync-ts uses (lib/proc/rsync.ts LISTING_FORMAT)',
       }
       assert.equal(items.get('plain')!.uid, 1234);
       assert.equal(items.get('plain')!.gid, 5678);
+
+      // The positional parser and the regex agree on every real line.
+      for (const line of text.split('\n')) assert.deepEqual(parseItemLine(line), parseItemLineByRegex(line), JSON.stringify(line));
+      // An entry written back as a listing line (the state files) reads back the same.
+      for (const [k, e] of items) assert.deepEqual(parseItemLine(itemLine(k, e)), [k, e], JSON.stringify(k));
+
+      // The state: entries as listed, with unknown owners (just copied) and path-only.
+      const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts-state-'));
+      try {
+        const state = new StateDir(stateDir, 'id', false);
+        const base: BaseListing = new Map(items);
+        let n = 0;
+        for (const [k, e] of items) {
+          const { uid: _uid, gid: _gid, ...ownerless } = e;
+          if (n % 3 === 1) base.set(k, ownerless);
+          if (n % 3 === 2) base.set(k, null);
+          n++;
+        }
+        state.writeAfter('initiator', base);
+        const back = state.readBase('initiator')!;
+        assert.deepEqual([...back.keys()].sort(compareBytes), [...base.keys()].sort(compareBytes));
+        for (const [k, e] of base) assert.deepEqual(back.get(k), e, JSON.stringify(k));
+        // osync's own list beside it: the sorted paths, one per line.
+        assert.equal(fs.readFileSync(state.name('initiator', 'tree-after'), 'latin1'), [...base.keys()].sort(compareBytes).join('\n') + '\n');
+      } finally {
+        fs.rmSync(stateDir, { recursive: true, force: true });
+      }
     } finally {
       fs.rmSync(empty, { recursive: true, force: true });
     }

@@ -16,7 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Side } from '../config/types.js';
-import type { Entry } from '../detect/parse-listing.js';
+import { itemLine, listedLine, parseItemLine, type Entry } from '../detect/parse-listing.js';
 import type { BaseListing } from '../plan/plan.js';
 
 export type StateFile =
@@ -172,10 +172,7 @@ export class StateDir {
     this.writeList(listFile, sorted, true);
     const st = fs.statSync(listFile);
     const lines = [`${META_MAGIC} ${st.size} ${st.mtimeMs} ${digest}`];
-    for (const p of sorted) {
-      const e = listing.get(p);
-      lines.push(e ? `${p}\0${e.type}\0${e.size}\0${e.mtime}\0${e.mode}\0${e.uid ?? ''}\0${e.gid ?? ''}${e.target !== undefined ? '\0' + e.target : ''}` : p);
-    }
+    for (const p of sorted) lines.push(metaLine(p, listing.get(p) ?? null));
     writeAtomic(this.metaFile(side), lines.join('\n') + '\n', true);
   }
 
@@ -197,9 +194,23 @@ function readLatin1(file: string): string | null {
   }
 }
 
-// Records: path NUL type NUL size NUL mtime NUL mode NUL uid NUL gid [NUL link target];
-// an empty uid/gid is unknown (just copied there: rsync maps owners by name).
-const META_MAGIC = 'osync-ts-tree-meta 3';
+// One line per path: the dry-run listing line of the entry (lib/proc/rsync.ts
+// LISTING_FORMAT, read back by the same parser), as listed when it still is; "U " + such
+// a line when its owner and group are unknown (just copied there: rsync maps owners by
+// name); "P " + the path when nothing but the path is known.
+const META_MAGIC = 'osync-ts-tree-meta 4';
+
+function metaLine(path: string, e: Entry | null): string {
+  if (!e) return `P ${path}`;
+  const listed = listedLine.get(e);
+  if (listed !== undefined) return listed;
+  return e.uid === undefined || e.gid === undefined ? `U ${itemLine(path, e)}` : itemLine(path, e);
+}
+
+function withoutOwner(e: Entry): Entry {
+  const { uid: _uid, gid: _gid, ...rest } = e;
+  return rest;
+}
 
 /** Our metadata, when it describes the current osync list (same size and mtime). */
 function readMeta(metaFile: string, list: fs.Stats): BaseListing | null {
@@ -213,17 +224,18 @@ function readMeta(metaFile: string, list: fs.Stats): BaseListing | null {
   if (nl < 0 || !text.slice(0, nl).startsWith(`${META_MAGIC} ${list.size} ${list.mtimeMs} `)) return null;
   const out: BaseListing = new Map();
   for (const line of text.slice(nl + 1).split('\n')) {
-    if (!line) continue;
-    const f = line.split('\0');
-    if (f.length < 7) {
-      out.set(f[0], null);
+    if (line.startsWith('P ')) {
+      out.set(line.slice(2), null);
       continue;
     }
-    const e: Entry = { type: f[1] as Entry['type'], size: Number(f[2]), mtime: Number(f[3]), mode: f[4] };
-    if (f[5] !== '') e.uid = Number(f[5]);
-    if (f[6] !== '') e.gid = Number(f[6]);
-    if (f.length > 7) e.target = f[7];
-    out.set(f[0], e);
+    const unknownOwner = line.startsWith('U ');
+    const parsed = parseItemLine(unknownOwner ? line.slice(2) : line);
+    if (!parsed) continue;
+    const [p, listed] = parsed;
+    const e = unknownOwner ? withoutOwner(listed) : listed;
+    out.set(p, e);
+    // Written back as read while the entry stays as it is.
+    listedLine.set(e, line);
   }
   return out;
 }

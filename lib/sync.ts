@@ -5,7 +5,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Config, RunFlags, Side } from './config/types.js';
 import { ListingError, listReplica } from './detect/list.js';
-import { displayPath, parseItemListing, type Listing } from './detect/parse-listing.js';
+import { displayPath, parseItemLines, type Listing } from './detect/parse-listing.js';
+import { splitUnchanged, type Split } from './detect/unchanged.js';
 import { applyDeletions, applyTransfers } from './apply/apply.js';
 import { expectedAfter, planSync, type Action, type BaseListing, type Plan, type PlanInput } from './plan/plan.js';
 import type { Runner } from './proc/run.js';
@@ -15,7 +16,7 @@ import { checkGuards, checkVanishedRoots, type GuardVerdict } from './plan/guard
 import { displayRoot, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
 import { summaryLines, changeCounts } from './report/summary.js';
-import { StateDir, writeAtomic, type Step } from './state/files.js';
+import { parseBaseLines, StateDir, writeAtomic, type Step } from './state/files.js';
 import type { Phase, PhaseView } from './ui/phases.js';
 import { testPoint } from './testpoint.js';
 import { decideLock, pidAlive, readLock, releaseLock, writeLock, type LockOwner } from './state/lock.js';
@@ -243,13 +244,13 @@ function phaseTimes(ctx: SyncContext): string {
 
 interface Listed {
   /** null: neither replica changed since the last settled run (listings not parsed). */
-  now: Record<Side, Listing> | null;
+  lines: Record<Side, string[]> | null;
   /** Digest of each listing, when it can stand for the replica (complete listing). */
   digests: Partial<Record<Side, string>>;
 }
 
 /** List both replicas at once. With `known` digests (from the last settled run), an
- *  unchanged pair of listings is recognised without parsing either. */
+ *  unchanged pair of listings is recognised without splitting or parsing either. */
 async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> = {}): Promise<Listed> {
   const { runner, log, config, replicas } = ctx;
   phase(ctx, 'list');
@@ -270,16 +271,48 @@ async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> =
   results.forEach((res, i) => {
     if (res.exitCode === 0) digests[SIDES[i]] = res.digest;
   });
-  if (results.every((res) => res.listing === null && res.exitCode === 0)) return { now: null, digests };
-  const listing = (i: number) => results[i].listing ?? parseItemListing(results[i].raw?.toString('latin1') ?? '');
-  return { now: { initiator: listing(0), target: listing(1) }, digests };
+  if (results.every((res) => res.unchanged && res.exitCode === 0)) return { lines: null, digests };
+  const lines = (i: number) => results[i].raw.toString('latin1').split('\n');
+  return { lines: { initiator: lines(0), target: lines(1) }, digests };
+}
+
+interface Detected {
+  now: Record<Side, Listing>;
+  base: Record<Side, BaseListing | null>;
+  /** Lines listed unchanged on both replicas, left out of `now` and `base`. */
+  same: Split['same'];
+}
+
+/** Listings and the last run's state, as the planner needs them: what is listed exactly as
+ *  before on both replicas is set aside unparsed (lib/detect/unchanged.ts), the rest parsed. */
+function detect(ctx: SyncContext, state: StateDir, lines: Record<Side, string[]>): Detected {
+  const { config } = ctx;
+  const none: Split['same'] = { lines: [], paths: [], files: 0 };
+  if (config.syncType !== 'bidirectional') {
+    return { now: { initiator: parseItemLines(lines.initiator), target: parseItemLines(lines.target) }, base: { initiator: null, target: null }, same: none };
+  }
+  const baseLines = { initiator: state.readBaseLines('initiator'), target: state.readBaseLines('target') };
+  // CHECKSUM looks at content that keeps size and mtime: every path goes to the planner.
+  if (config.checksum || !baseLines.initiator || !baseLines.target) {
+    return {
+      now: { initiator: parseItemLines(lines.initiator), target: parseItemLines(lines.target) },
+      base: { initiator: state.readBase('initiator'), target: state.readBase('target') },
+      same: none,
+    };
+  }
+  const split = splitUnchanged({ now: lines, base: { initiator: baseLines.initiator, target: baseLines.target } });
+  return {
+    now: { initiator: parseItemLines(split.rest.now.initiator), target: parseItemLines(split.rest.now.target) },
+    base: { initiator: parseBaseLines(split.rest.base.initiator), target: parseBaseLines(split.rest.base.target) },
+    same: split.same,
+  };
 }
 
 async function initialize(ctx: SyncContext, state: StateDir, identities: Record<Side, string | null>): Promise<void> {
   ctx.log.notice('Initializing initiator and target file lists.');
-  const { now } = await listBoth(ctx);
-  if (ctx.flags.dry || !now) return;
-  for (const s of SIDES) state.writeAfter(s, now[s]);
+  const { lines } = await listBoth(ctx);
+  if (ctx.flags.dry || !lines) return;
+  for (const s of SIDES) state.writeAfter(s, parseItemLines(lines[s]));
   for (const s of SIDES) if (identities[s]) state.writeIdentity(s, identities[s]!);
 }
 
@@ -322,15 +355,14 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   // (Not with CHECKSUM: content changes that keep size and mtime must be looked for.)
   const known = bidirectional && !config.checksum ? { initiator: state.readDigest('initiator'), target: state.readDigest('target') } : {};
   const listed = await listBoth(ctx, known);
-  const unchanged = listed.now === null;
-  const now: Record<Side, Listing> = listed.now ?? { initiator: new Map(), target: new Map() };
+  const unchanged = listed.lines === null;
   if (unchanged) log.verbose('Both replicas list exactly as at the last settled run: nothing changed.');
+  const { now, base, same }: Detected = listed.lines
+    ? detect(ctx, state, listed.lines)
+    : { now: { initiator: new Map(), target: new Map() }, base: { initiator: null, target: null }, same: { lines: [], paths: [], files: 0 } };
+  if (same.paths.length) log.verbose(`${same.paths.length} paths list exactly as at the last run on both replicas; the other paths are compared one by one.`);
   stopIfAsked(ctx);
 
-  const base: Record<Side, BaseListing | null> =
-    bidirectional && !unchanged
-      ? { initiator: state.readBase('initiator'), target: state.readBase('target') }
-      : { initiator: null, target: null };
   const input: PlanInput = {
     base,
     now,
@@ -356,6 +388,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
     limits: { maxDeletePercent: config.maxDeletePercent, maxDeleteCount: config.maxDeleteCount },
     identity: { recorded: { initiator: state.readIdentity('initiator'), target: state.readIdentity('target') }, current: identities },
     force: !!flags.force,
+    unchangedFiles: same.files,
   });
   try {
     enforceGuard(ctx, guard, plan);
@@ -363,7 +396,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
     restoreFiles(saved);
     throw e;
   }
-  if (bidirectional && !unchanged) for (const s of SIDES) state.writeList(state.name(s, 'tree-current'), [...now[s].keys()].sort());
+  if (bidirectional && !unchanged) for (const s of SIDES) state.writeList(state.name(s, 'tree-current'), [...now[s].keys(), ...same.paths].sort());
   if (bidirectional) mark(state, 'deleted-list');
   if (bidirectional) {
     // osync.sh, resuming a run of ours that was interrupted, replays these lists and
@@ -418,16 +451,16 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   if (!flags.dry && bidirectional && plan.settled && !unchanged) {
     // Nothing changed since the base: record the listings' digests beside it, so that
     // the next run recognises an unchanged pair of replicas without parsing them.
-    for (const s of SIDES) if (listed.digests[s] && listed.digests[s] !== known[s]) state.writeAfter(s, now[s], listed.digests[s]);
+    for (const s of SIDES) if (listed.digests[s] && listed.digests[s] !== known[s]) state.writeAfter(s, now[s], listed.digests[s], same);
   }
   // Nothing changed anywhere: the base on disk already says what the replicas hold.
   if (!flags.dry && bidirectional && !plan.settled) {
     // A copy whose source vanished is recorded as not done, so the next run sees the
     // deletion (or whatever happened) afresh instead of taking the old copy for current.
     const after = expectedAfter(input, plan.actions, new Set([...failed, ...transfers.vanished]));
-    state.writeAfter('initiator', after.initiator);
+    state.writeAfter('initiator', after.initiator, '-', same);
     testPoint('commit-half');
-    state.writeAfter('target', after.target);
+    state.writeAfter('target', after.target, '-', same);
   }
   stopIfAsked(ctx);
   if (failed.size) {

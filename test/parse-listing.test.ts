@@ -12,6 +12,7 @@ import {
   decodeRendered,
   displayPath,
   itemLine,
+  itemLinePath,
   parseItemLine,
   parseItemLineByRegex,
   parseItemListing,
@@ -281,7 +282,10 @@ describe('the dry-run listing osync-ts uses (lib/proc/rsync.ts LISTING_FORMAT)',
       assert.equal(items.get('plain')!.gid, 5678);
 
       // The positional parser and the regex agree on every real line.
-      for (const line of text.split('\n')) assert.deepEqual(parseItemLine(line), parseItemLineByRegex(line), JSON.stringify(line));
+      for (const line of text.split('\n')) {
+        assert.deepEqual(parseItemLine(line), parseItemLineByRegex(line), JSON.stringify(line));
+        assert.equal(itemLinePath(line), parseItemLine(line)?.[0] ?? null, JSON.stringify(line));
+      }
       // An entry written back as a listing line (the state files) reads back the same.
       for (const [k, e] of items) assert.deepEqual(parseItemLine(itemLine(k, e)), [k, e], JSON.stringify(k));
 

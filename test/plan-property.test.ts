@@ -14,7 +14,9 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { Side } from '../lib/config/types.js';
-import type { Entry, Listing } from '../lib/detect/parse-listing.js';
+import { itemLine, parseItemLines, type Entry, type Listing } from '../lib/detect/parse-listing.js';
+import { splitUnchanged } from '../lib/detect/unchanged.js';
+import { metaLine, parseBaseLines } from '../lib/state/files.js';
 import {
   ancestors,
   expectedAfter,
@@ -230,6 +232,7 @@ function runSync(w: World, policy: PlanPolicy, failSeed: number | null): SyncRes
   const anomaliesFrom = w.anomalies.length;
   const input: PlanInput = { base: w.base, now: { initiator: new Map(w.r.initiator), target: new Map(w.r.target) }, policy };
   const plan = planSync(input);
+  checkSplitPlansTheSame(input);
   const failed = new Set<Action>();
   if (failSeed !== null) {
     let x = failSeed;
@@ -288,6 +291,49 @@ function runSync(w: World, policy: PlanPolicy, failSeed: number | null): SyncRes
     assert.deepEqual(left, [], `(d) second sync still has work; ${ctx}`);
   }
   return { actions: plan.actions, failed, conflicts: plan.conflicts, input };
+}
+
+/**
+ * (e) Setting aside the lines listed identically on both replicas now and in both bases
+ * (lib/detect/unchanged.ts) plans exactly as the whole listings do, and what was set
+ * aside plus expectedAfter of the rest is expectedAfter of the whole.
+ */
+function checkSplitPlansTheSame(input: PlanInput): void {
+  const { base, now, policy } = input;
+  if (policy.syncType !== 'bidirectional' || policy.checksum || !base.initiator || !base.target) return;
+  // As listed (owners known: a listing always has them) and as the state keeps them.
+  const owned = (e: Entry): Entry => ({ uid: 0, gid: 0, ...e });
+  const listed = (m: Listing) => [...m].map(([p, e]) => itemLine(p, owned(e)));
+  const kept = (m: BaseListing) => [...m].map(([p, e]) => metaLine(p, e && owned(e)));
+  const lines = {
+    now: { initiator: listed(now.initiator), target: listed(now.target) },
+    base: { initiator: kept(base.initiator), target: kept(base.target) },
+  };
+  const whole: PlanInput = {
+    base: { initiator: parseBaseLines(lines.base.initiator), target: parseBaseLines(lines.base.target) },
+    now: { initiator: parseItemLines(lines.now.initiator), target: parseItemLines(lines.now.target) },
+    policy,
+  };
+  const split = splitUnchanged(lines);
+  const part: PlanInput = {
+    base: { initiator: parseBaseLines(split.rest.base.initiator), target: parseBaseLines(split.rest.base.target) },
+    now: { initiator: parseItemLines(split.rest.now.initiator), target: parseItemLines(split.rest.now.target) },
+    policy,
+  };
+  const a = planSync(whole);
+  const b = planSync(part);
+  const ctx = `split ${JSON.stringify(split.same.paths)}`;
+  assert.deepEqual(b.actions, a.actions, `(e) actions; ${ctx}`);
+  assert.deepEqual(b.conflicts, a.conflicts, `(e) conflicts; ${ctx}`);
+  assert.deepEqual(b.deletedOn, a.deletedOn, `(e) deleted lists; ${ctx}`);
+  assert.equal(b.settled, a.settled, `(e) settled; ${ctx}`);
+  const afterWhole = expectedAfter(whole, a.actions, new Set());
+  const afterPart = expectedAfter(part, b.actions, new Set());
+  for (const s of SIDES) {
+    const merged: BaseListing = new Map(afterPart[s]);
+    split.same.paths.forEach((p, k) => merged.set(p, parseItemLines([split.same.lines[k]]).get(p)!));
+    assert.deepEqual(sortedObj(merged), sortedObj(afterWhole[s]), `(e) expectedAfter(${s}); ${ctx}`);
+  }
 }
 
 function newWorld(): World {

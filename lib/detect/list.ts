@@ -1,4 +1,4 @@
-// List a replica with rsync --list-only and parse the output in one pass. A digest of
+// List a replica with rsync (a dry run into an empty directory, see listingArgv). A digest of
 // it (with the exact rsync argv) is kept: when a replica's listing is byte-identical to
 // the one the last settled run saw, nothing on it has changed and it is not parsed.
 import { createHash } from 'node:crypto';
@@ -9,13 +9,12 @@ import type { Config } from '../config/types.js';
 import type { Runner } from '../proc/run.js';
 import { listingArgv, rsyncMeaning } from '../proc/rsync.js';
 import type { Replica } from '../replica.js';
-import { parseItemListing, type Listing } from './parse-listing.js';
 
 export interface ListResult {
-  /** null when the digest matched `knownDigest` (unchanged: not parsed; see `raw`). */
-  listing: Listing | null;
-  /** The unparsed output (latin1 bytes), when it was not parsed. */
-  raw?: Buffer;
+  /** The listing as rsync wrote it (latin1 bytes); parsed by the caller, if at all. */
+  raw: Buffer;
+  /** The listing's digest equals `knownDigest`: the replica lists as at the last settled run. */
+  unchanged: boolean;
   digest: string;
   exitCode: number;
   stderr: string;
@@ -35,11 +34,10 @@ export async function listReplica(runner: Runner, config: Config, r: Replica, kn
   const argv = listingArgv(config, r, empty);
   try {
     const res = await runner.run(argv, { viaSsh: !!r.remote, stdoutFile: file });
-    const bytes = fs.readFileSync(file);
+    const raw = fs.readFileSync(file);
     // The temporary empty directory (last word) differs every run: not part of the digest.
-    const digest = startDigest(argv.slice(0, -1)).update(bytes).digest('hex');
-    if (digest === knownDigest) return { listing: null, raw: bytes, digest, exitCode: res.exitCode, stderr: res.stderr };
-    return { listing: parseItemListing(bytes.toString('latin1')), digest, exitCode: res.exitCode, stderr: res.stderr };
+    const digest = startDigest(argv.slice(0, -1)).update(raw).digest('hex');
+    return { raw, unchanged: digest === knownDigest, digest, exitCode: res.exitCode, stderr: res.stderr };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

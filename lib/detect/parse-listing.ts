@@ -70,8 +70,15 @@ export function parseItemLine(line: string): [string, Entry] | null {
   return parseItemLineFast(line) ?? parseItemLineByRegex(line);
 }
 
-const PERM_CHARS = new Set('rwxsStT-'.split('').map((c) => c.charCodeAt(0)));
-const ITEM_FIRST = new Set('.<>ch*'.split('').map((c) => c.charCodeAt(0)));
+/** Lookup tables by char code (a listing is scanned char by char, 100k lines at a time). */
+function charTable(chars: string): Uint8Array {
+  const t = new Uint8Array(256);
+  for (const c of chars) t[c.charCodeAt(0)] = 1;
+  return t;
+}
+const PERM_CHARS = charTable('rwxsStT-');
+const ITEM_FIRST = charTable('.<>ch*');
+const TYPE_CHARS = charTable('fdL');
 
 /**
  * The same parse as parseItemLineByRegex for the usual line, by position and without a
@@ -80,31 +87,10 @@ const ITEM_FIRST = new Set('.<>ch*'.split('').map((c) => c.charCodeAt(0)));
  *   ">f+++++++++ rw-r--r-- UID GID SIZE YYYY/MM/DD-hh:mm:ss NAME"
  */
 function parseItemLineFast(line: string): [string, Entry] | null | undefined {
-  const type = ITEM_TYPES[line[1]];
-  if (!type || line.length < 44 || !ITEM_FIRST.has(line.charCodeAt(0)) || line.charCodeAt(11) !== 32 || line.charCodeAt(21) !== 32) return undefined;
-  for (let k = 2; k < 11; k++) if (line.charCodeAt(k) === 32) return undefined;
-  for (let k = 12; k < 21; k++) if (!PERM_CHARS.has(line.charCodeAt(k))) return undefined;
-  // uid, gid, size: digits, each followed by one space
   const nums = [0, 0, 0];
-  let i = 22;
-  for (let f = 0; f < 3; f++) {
-    const start = i;
-    let n = 0;
-    let c = line.charCodeAt(i);
-    while (c >= 48 && c <= 57) {
-      n = n * 10 + (c - 48);
-      c = line.charCodeAt(++i);
-    }
-    if (i === start || c !== 32) return undefined;
-    nums[f] = n;
-    i++;
-  }
-  // YYYY/MM/DD-hh:mm:ss: digits where digits go, separators where they go
-  for (let k = 0; k < 19; k++) {
-    const c = line.charCodeAt(i + k);
-    if (DATE_SHAPE[k] === 0 ? c < 48 || c > 57 : c !== DATE_SHAPE[k]) return undefined;
-  }
-  if (line.charCodeAt(i + 19) !== 32) return undefined;
+  const i = scanItemLine(line, nums);
+  if (i < 0) return undefined;
+  const type = ITEM_TYPES[line[1]]!;
   const d = (at: number) => (line.charCodeAt(i + at) - 48) * 10 + line.charCodeAt(i + at + 1) - 48;
   const name = line.slice(i + 20);
   const entry: Entry = {
@@ -117,6 +103,54 @@ function parseItemLineFast(line: string): [string, Entry] | null | undefined {
   };
   return named(type === 'd' && name.endsWith('/') ? name.slice(0, -1) : name, entry);
 }
+
+/** Check a line's shape; the index where its date starts (the name starts 20 later), with
+ *  uid, gid and size in `nums`; -1 when it is not a plain file/dir/link line. */
+function scanItemLine(line: string, nums: number[]): number {
+  if (line.length < 44 || TYPE_CHARS[line.charCodeAt(1) & 255] !== 1 || ITEM_FIRST[line.charCodeAt(0) & 255] !== 1) return -1;
+  if (line.charCodeAt(11) !== 32 || line.charCodeAt(21) !== 32) return -1;
+  for (let k = 2; k < 11; k++) if (line.charCodeAt(k) === 32) return -1;
+  for (let k = 12; k < 21; k++) if (PERM_CHARS[line.charCodeAt(k) & 255] !== 1) return -1;
+  // uid, gid, size: digits, each followed by one space
+  let i = 22;
+  for (let f = 0; f < 3; f++) {
+    const start = i;
+    let n = 0;
+    let c = line.charCodeAt(i);
+    while (c >= 48 && c <= 57) {
+      n = n * 10 + (c - 48);
+      c = line.charCodeAt(++i);
+    }
+    if (i === start || c !== 32) return -1;
+    nums[f] = n;
+    i++;
+  }
+  // YYYY/MM/DD-hh:mm:ss: digits where digits go, separators where they go
+  for (let k = 0; k < 19; k++) {
+    const c = line.charCodeAt(i + k);
+    if (DATE_SHAPE[k] === 0 ? c < 48 || c > 57 : c !== DATE_SHAPE[k]) return -1;
+  }
+  return line.charCodeAt(i + 19) === 32 ? i : -1;
+}
+
+/** The path of a dry-run listing line, as parseItemLine gives it, without the rest of
+ *  the entry (null where parseItemLine gives null). */
+export function itemLinePath(line: string): string | null {
+  const i = scanItemLine(line, scratch);
+  if (i < 0) return parseItemLine(line)?.[0] ?? null;
+  const type = line[1];
+  let name: string;
+  if (type === 'd') name = line.slice(i + 20, line.charCodeAt(line.length - 1) === 47 ? -1 : line.length);
+  else {
+    name = line.slice(i + 20);
+    if (type === 'L') {
+      const cut = symlinkCut(name, scratch[2]);
+      if (cut >= 0) name = name.slice(0, cut);
+    }
+  }
+  return name === '.' || name === '' ? null : name;
+}
+const scratch = [0, 0, 0];
 
 /** "YYYY/MM/DD-hh:mm:ss": 0 where a digit goes, else the separator's char code. */
 const DATE_SHAPE = [...'0000/00/00-00:00:00'].map((c) => (c === '0' ? 0 : c.charCodeAt(0)));
@@ -146,8 +180,13 @@ export const listedLine = new WeakMap<Entry, string>();
 
 /** Parse a whole dry-run listing text. */
 export function parseItemListing(text: string): Listing {
+  return parseItemLines(text.split('\n'));
+}
+
+/** Parse dry-run listing lines. */
+export function parseItemLines(lines: string[]): Listing {
   const out: Listing = new Map();
-  for (const line of text.split('\n')) {
+  for (const line of lines) {
     const parsed = parseItemLine(line);
     if (!parsed) continue;
     out.set(parsed[0], parsed[1]);

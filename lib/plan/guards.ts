@@ -58,6 +58,9 @@ export interface GuardInput {
   /** Filesystem identity of each root: as recorded at the last run, and as found now (null: unknown). */
   identity?: { recorded: Record<Side, string | null>; current: Record<Side, string | null> };
   force: boolean;
+  /** Files (and links) left out of `base` and `now` because they are listed unchanged on
+   *  both replicas (lib/detect/unchanged.ts): they count in every total. */
+  unchangedFiles?: number;
 }
 
 /** At least this many files on a side before "every file changed" means anything. */
@@ -143,10 +146,11 @@ export function checkGuards(input: GuardInput): GuardVerdict {
   const bidirectional = input.syncType === 'bidirectional';
   for (const side of SIDES) {
     const name = `${side} replica`;
-    const total = countFiles(now[side]);
+    const same = input.unchangedFiles ?? 0;
+    const total = countFiles(now[side]) + same;
     const del = deletions[side];
     const moved = moves[side] ? ` (${moves[side]} more in renamed directories counted as moves)` : '';
-    const hadFiles = bidirectional ? (base[side] ? countFiles(base[side]!) + nullEntries(base[side]!) : 0) : 0;
+    const hadFiles = bidirectional ? (base[side] ? countFiles(base[side]!) + nullEntries(base[side]!) + same : 0) : 0;
 
     // Only when the emptiness would be propagated: the other side would lose files.
     // MAX_DELETE_PERCENT=100 says losing every file of a replica is acceptable: not checked then.
@@ -183,7 +187,7 @@ export function checkGuards(input: GuardInput): GuardVerdict {
         message: `The plan would delete ${del} files on the ${name}, more than MAX_DELETE_COUNT=${limits.maxDeleteCount}${moved}.`,
       });
     }
-    const changed = bidirectional && base[side] ? allChanged(base[side]!, now[side]) : null;
+    const changed = bidirectional && base[side] && same === 0 ? allChanged(base[side]!, now[side]) : null;
     if (changed) {
       reasons.push({
         kind: 'all-changed',

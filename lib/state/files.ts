@@ -19,6 +19,13 @@ import type { Side } from '../config/types.js';
 import { itemLine, listedLine, parseItemLine, type Entry } from '../detect/parse-listing.js';
 import type { BaseListing } from '../plan/plan.js';
 
+/** Lines that stand for themselves in the state (see lib/detect/unchanged.ts). */
+export interface SameLines {
+  lines: string[];
+  paths: string[];
+}
+const NO_SAME_LINES: SameLines = { lines: [], paths: [] };
+
 export type StateFile =
   | 'tree-current'
   | 'tree-after'
@@ -131,16 +138,29 @@ export class StateDir {
   /** The base for planning: the last real run's after-list, with metadata when ours is current. */
   readBase(side: Side): BaseListing | null {
     const listFile = this.name(side, 'tree-after', false);
+    if (!fs.existsSync(listFile)) return null;
+    const lines = this.readBaseLines(side);
+    if (lines) return parseBaseLines(lines);
+    const paths = this.readList(listFile) ?? [];
+    return new Map(paths.map((p) => [p, null]));
+  }
+
+  /** Our metadata's lines (one per path, see metaLine), when it describes the current
+   *  osync list (same size and mtime); null when there is none or osync.sh rewrote it. */
+  readBaseLines(side: Side): string[] | null {
     let list: fs.Stats;
+    let text: string;
     try {
-      list = fs.statSync(listFile);
+      list = fs.statSync(this.name(side, 'tree-after', false));
+      text = fs.readFileSync(this.metaFile(side, false), 'latin1');
     } catch {
       return null;
     }
-    const meta = readMeta(this.metaFile(side, false), list);
-    if (meta) return meta;
-    const paths = this.readList(listFile) ?? [];
-    return new Map(paths.map((p) => [p, null]));
+    const nl = text.indexOf('\n');
+    if (nl < 0 || !text.slice(0, nl).startsWith(`${META_MAGIC} ${list.size} ${list.mtimeMs} `)) return null;
+    const lines = text.slice(nl + 1).split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    return lines;
   }
 
   /** The listing digest the last settled run stored beside the base, if still current. */
@@ -166,13 +186,19 @@ export class StateDir {
   /** Write the after-list (osync's format) and then our metadata beside it, stamped
    *  with the list's size and mtime (if osync.sh rewrites the list, they no longer
    *  match) and, when the replica holds exactly this listing, the listing's digest. */
-  writeAfter(side: Side, listing: BaseListing, digest = '-'): void {
-    const sorted = [...listing.keys()].sort(); // code units of latin1 strings = bytes
+  writeAfter(side: Side, listing: BaseListing, digest = '-', same: SameLines = NO_SAME_LINES): void {
+    // Paths listed unchanged everywhere (lib/detect/unchanged.ts) keep their line as is.
+    const all = same.paths.length ? new Map<string, Entry | null | string>(listing) : listing;
+    for (let k = 0; k < same.paths.length; k++) all.set(same.paths[k], same.lines[k]);
+    const sorted = [...all.keys()].sort(); // code units of latin1 strings = bytes
     const listFile = this.name(side, 'tree-after');
     this.writeList(listFile, sorted, true);
     const st = fs.statSync(listFile);
     const lines = [`${META_MAGIC} ${st.size} ${st.mtimeMs} ${digest}`];
-    for (const p of sorted) lines.push(metaLine(p, listing.get(p) ?? null));
+    for (const p of sorted) {
+      const v = all.get(p) ?? null;
+      lines.push(typeof v === 'string' ? v : metaLine(p, v));
+    }
     writeAtomic(this.metaFile(side), lines.join('\n') + '\n', true);
   }
 
@@ -200,7 +226,8 @@ function readLatin1(file: string): string | null {
 // name); "P " + the path when nothing but the path is known.
 const META_MAGIC = 'osync-ts-tree-meta 4';
 
-function metaLine(path: string, e: Entry | null): string {
+/** The state line of one entry (exported for the tests of lib/detect/unchanged.ts). */
+export function metaLine(path: string, e: Entry | null): string {
   if (!e) return `P ${path}`;
   const listed = listedLine.get(e);
   if (listed !== undefined) return listed;
@@ -212,18 +239,10 @@ function withoutOwner(e: Entry): Entry {
   return rest;
 }
 
-/** Our metadata, when it describes the current osync list (same size and mtime). */
-function readMeta(metaFile: string, list: fs.Stats): BaseListing | null {
-  let text: string;
-  try {
-    text = fs.readFileSync(metaFile, 'latin1');
-  } catch {
-    return null;
-  }
-  const nl = text.indexOf('\n');
-  if (nl < 0 || !text.slice(0, nl).startsWith(`${META_MAGIC} ${list.size} ${list.mtimeMs} `)) return null;
+/** Lines of the state metadata → entries. */
+export function parseBaseLines(lines: string[]): BaseListing {
   const out: BaseListing = new Map();
-  for (const line of text.slice(nl + 1).split('\n')) {
+  for (const line of lines) {
     if (line.startsWith('P ')) {
       out.set(line.slice(2), null);
       continue;

@@ -1,0 +1,60 @@
+// lib/detect/unchanged.ts with plain data: a line is set aside only when it is, byte for
+// byte, in all four lists (both listings now, both states from the last run).
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { splitUnchanged, type LineSets } from '../lib/detect/unchanged.js';
+
+const f = (name: string, size = 10, uid = 0) => `>f+++++++++ rw-r--r-- ${uid} 0 ${size} 2024/01/02-03:04:05 ${name}`;
+const d = (name: string) => `cd+++++++++ rwxr-xr-x 0 0 4096 2024/01/02-03:04:05 ${name}/`;
+const root = '.d..t...... rwxr-xr-x 0 0 4096 2024/01/02-03:04:05 ./';
+
+function sets(all: string[], change: Partial<Record<'ni' | 'nt' | 'bi' | 'bt', (l: string[]) => string[]>> = {}): LineSets {
+  const v = (k: 'ni' | 'nt' | 'bi' | 'bt') => (change[k] ?? ((l: string[]) => l))([...all]);
+  return { now: { initiator: v('ni'), target: v('nt') }, base: { initiator: v('bi'), target: v('bt') } };
+}
+
+describe('splitUnchanged', () => {
+  const all = [d('dir'), f('dir/a'), f('dir/b'), f('z z'), `cL+++++++++ rwxrwxrwx 0 0 1 2024/01/02-03:04:05 ln -> a -> b`];
+
+  test('identical everywhere: every entry set aside, with its path; files counted', () => {
+    const s = splitUnchanged(sets(all));
+    assert.deepEqual(s.same.paths, ['dir', 'dir/a', 'dir/b', 'ln -> a', 'z z']);
+    assert.deepEqual(s.same.lines.length, 5);
+    assert.equal(s.same.files, 4, 'links count as files, directories do not');
+    for (const l of [s.rest.now.initiator, s.rest.now.target, s.rest.base.initiator, s.rest.base.target]) assert.deepEqual(l, []);
+  });
+
+  for (const where of ['ni', 'nt', 'bi', 'bt'] as const) {
+    test(`a line that differs only in ${where} goes to the planner from every list`, () => {
+      const s = splitUnchanged(sets(all, { [where]: (l: string[]) => l.map((x) => (x === f('dir/a') ? f('dir/a', 11) : x)) }));
+      assert.ok(!s.same.paths.includes('dir/a'));
+      assert.equal(s.same.paths.length, 4);
+      const rest = { ni: s.rest.now.initiator, nt: s.rest.now.target, bi: s.rest.base.initiator, bt: s.rest.base.target };
+      for (const [k, l] of Object.entries(rest)) assert.deepEqual(l, [k === where ? f('dir/a', 11) : f('dir/a')], k);
+    });
+
+    test(`a path missing only from ${where} goes to the planner from the other three`, () => {
+      const s = splitUnchanged(sets(all, { [where]: (l: string[]) => l.filter((x) => x !== f('dir/b')) }));
+      assert.deepEqual(s.same.paths, ['dir', 'dir/a', 'ln -> a', 'z z']);
+      const rest = { ni: s.rest.now.initiator, nt: s.rest.now.target, bi: s.rest.base.initiator, bt: s.rest.base.target };
+      for (const [k, l] of Object.entries(rest)) assert.deepEqual(l, k === where ? [] : [f('dir/b')], k);
+    });
+  }
+
+  test('any order in; the root, chatter and state-only lines go to the parser untouched', () => {
+    const s = splitUnchanged({
+      now: { initiator: [root, ...all].reverse(), target: ['', ...all, 'sending incremental file list'] },
+      base: { initiator: [...all, 'P old'], target: [`U ${f('z z')}`, ...all.filter((x) => x !== f('z z'))] },
+    });
+    assert.deepEqual(s.same.paths, ['dir', 'dir/a', 'dir/b', 'ln -> a']);
+    assert.deepEqual(s.rest.now.initiator.sort(), [root, f('z z')].sort());
+    assert.deepEqual(s.rest.now.target.sort(), ['', 'sending incremental file list', f('z z')].sort());
+    assert.deepEqual(s.rest.base.initiator.sort(), ['P old', f('z z')].sort());
+    assert.deepEqual(s.rest.base.target, [`U ${f('z z')}`]);
+  });
+
+  test('owners are part of the line: a chown on one side is not set aside', () => {
+    const s = splitUnchanged(sets(all, { nt: (l) => l.map((x) => (x === f('z z') ? f('z z', 10, 1000) : x)) }));
+    assert.ok(!s.same.paths.includes('z z'));
+  });
+});

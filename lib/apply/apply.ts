@@ -63,7 +63,7 @@ export async function applyDeletions(
         }
         log.notice(`Propagating deletions to ${side} replica.`);
         if (!dels.length) return;
-        for (const d of dels) log.verbose(`Deleting [${displayPath(d.path)}] on ${side} (${d.reason}).`);
+        if (log.opts.verbose) for (const d of dels) log.verbose(`Deleting [${displayPath(d.path)}] on ${side} (${d.reason}).`);
         if (o.dry) return;
         const byTrash = new Map<string | null, Delete[]>();
         for (const d of dels) {

@@ -131,10 +131,38 @@ export async function makeRoom(runner: Runner, log: Logger, config: Config, r: R
   }
   if (!renames.size) return renames;
   for (const [from, to] of renames) log.verbose(`Keeping the earlier [${displayPath(from)}] in ${into} directory on ${r.side} replica as [${displayPath(to)}].`);
+  if (!r.remote) {
+    const failed = moveAsideLocally(`${r.workDir}/${into}`, renames);
+    if (failed) log.error(`Cannot keep earlier versions aside in ${into} directory on ${r.side} replica: ${failed}`);
+    return renames;
+  }
   const args = [...renames].map(([from, to]) => to.slice(from.length) + './' + decodeRendered(from));
   const res = await runner.runScript(r, MOVE_ASIDE_SCRIPT, [`${r.workDir}/${into}`], { input: nulList(args) });
   if (res.exitCode !== 0) log.error(`Cannot keep earlier versions aside in ${into} directory on ${r.side} replica: ${res.stderr.trim().split('\n')[0] ?? ''}`);
   return renames;
+}
+
+/** MOVE_ASIDE_SCRIPT in this process, for a local trash: the first error, or null. */
+function moveAsideLocally(trash: string, renames: Map<string, string>): string | null {
+  let failed: string | null = null;
+  const bytes = (rel: string) => Buffer.from(`${trash}/${decodeRendered(rel)}`, 'latin1');
+  const taken = (rel: string) => {
+    try {
+      return !!fs.lstatSync(bytes(rel), { throwIfNoEntry: false });
+    } catch {
+      return true;
+    }
+  };
+  for (const [from, to] of renames) {
+    let dest = to;
+    for (let n = 1; taken(dest); n++) dest = `${to}-${n}`;
+    try {
+      fs.renameSync(bytes(from), bytes(dest));
+    } catch (e) {
+      failed ??= `${displayPath(from)}: ${(e as Error).message}`;
+    }
+  }
+  return failed;
 }
 
 // ---------------------------------------------------------------------------------

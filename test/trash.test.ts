@@ -60,6 +60,19 @@ describe('names', () => {
 });
 
 describe('soft deletes and backups never collide', () => {
+  test('three versions with the same mtime: the suffixed name is taken too, so "-1" is added', async () => {
+    const { a, b } = pair();
+    writeTree(a, { keep: 'k' });
+    for (const content of ['one', 'two', 'three']) {
+      writeTree(a, { f: { content, mtime: T2024_01 } });
+      await sync(a, b);
+      fs.rmSync(path.join(a, 'f'));
+      await sync(a, b);
+    }
+    assert.deepEqual(readTree(trash(b, 'deleted')), { f: 'three', [`f${suffix(T2024_01)}`]: 'one', [`f${suffix(T2024_01)}-1`]: 'two' });
+    assert.deepEqual(tree(b), { keep: 'k' });
+  });
+
   test('the same path deleted twice: both versions kept; file and directory collide both ways', async () => {
     const { a, b } = pair();
     writeTree(a, { f: { content: 'first', mtime: T2024_01 }, d: { content: 'a file named d', mtime: T2024_01 }, keep: 'k' });

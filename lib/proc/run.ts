@@ -1,7 +1,8 @@
 // The one place that starts processes: locally, or on a replica's host over ssh
 // (with sudo when SUDO_EXEC). Every command is an argv array; the only shell text
 // is a fixed script sent on stdin, and its arguments are quoted at the ssh boundary.
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import type { Logger } from '../report/log.js';
 import type { Replica } from '../replica.js';
@@ -40,6 +41,11 @@ export interface RunOptions {
 }
 
 const BASE_ENV = { LC_ALL: 'C', TZ: 'UTC' };
+
+// execa is loaded on first use: a cron run that finds nothing to do starts no process but
+// the two listings (runToFile), and loading execa would add a fifth to its start-up.
+let execaModule: Promise<typeof import('execa')> | undefined;
+const loadExeca = () => (execaModule ??= import('execa'));
 /** After SIGTERM, SIGKILL what is still alive this much later. */
 const FORCE_KILL_MS = 5000;
 
@@ -87,9 +93,9 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 
 export class Runner {
   /** Children still running, so a signal can stop them all. */
-  private readonly live = new Set<ResultPromise>();
+  private readonly live = new Set<ResultPromise | ChildProcess>();
   /** Children started with processGroup: their group is signalled, not just them. */
-  private readonly groups = new Set<ResultPromise>();
+  private readonly groups = new Set<ResultPromise | ChildProcess>();
   /** ssh connections opened by this run (logged at --verbose). */
   sshConnections = 0;
 
@@ -98,6 +104,8 @@ export class Runner {
   async run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     this.log.debug(`Running [${argv.join(' ')}]`);
     if (opts.viaSsh) this.sshConnections++;
+    if (opts.stdoutFile && opts.input === undefined && !opts.onLine && !opts.timeoutMs && !opts.processGroup) return this.runToFile(argv, opts.stdoutFile, opts);
+    const { execa } = await loadExeca();
     // A plain file descriptor, so the child writes to the file itself (no pipe through Node).
     const stdoutFd = opts.stdoutFile ? fs.openSync(opts.stdoutFile, 'w', 0o600) : undefined;
     const child = execa(argv[0], argv.slice(1), {
@@ -167,8 +175,41 @@ export class Runner {
     }
   }
 
+  /** A listing: stdout straight into a file, stderr kept. A plain child_process (see
+   *  loadExeca); stopped by killAll() like the others, and at exit if still running. */
+  private runToFile(argv: string[], file: string, opts: RunOptions): Promise<RunResult> {
+    const fd = fs.openSync(file, 'w', 0o600);
+    return new Promise((resolve) => {
+      const child = spawn(argv[0], argv.slice(1), {
+        stdio: ['ignore', fd, 'pipe'],
+        env: { ...process.env, ...(opts.noBaseEnv ? {} : BASE_ENV), ...opts.env },
+        cwd: opts.cwd,
+      });
+      this.live.add(child);
+      const stopAtExit = () => child.kill('SIGTERM');
+      process.once('exit', stopAtExit);
+      let stderr = '';
+      child.stderr!.setEncoding('latin1');
+      child.stderr!.on('data', (chunk: string) => (stderr += chunk));
+      let done = false;
+      const finish = (exitCode: number, killed: boolean) => {
+        if (done) return;
+        done = true;
+        fs.closeSync(fd);
+        this.live.delete(child);
+        process.removeListener('exit', stopAtExit);
+        resolve({ exitCode, stdout: '', stderr, killed, timedOut: false });
+      };
+      child.on('error', (e) => {
+        stderr += `${e.message}\n`;
+        finish(127, false);
+      });
+      child.on('close', (code, sig) => finish(code ?? (sig ? 128 + 15 : 1), !!sig));
+    });
+  }
+
   /** SIGTERM a process group, SIGKILL it if still there FORCE_KILL_MS later. */
-  private killGroup(child: ResultPromise): void {
+  private killGroup(child: ResultPromise | ChildProcess): void {
     const pid = child.pid;
     if (pid === undefined) return;
     signal(-pid, 'SIGTERM');

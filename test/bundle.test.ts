@@ -1,0 +1,49 @@
+// The installed `osync` bin is the esbuild bundle (dist/osync.mjs and its chunks), not
+// the TypeScript the other tests run: build it here and run it, including a path that
+// loads a chunk on demand (execa, for the transfers) and one that does not (listings only).
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { REPO_ROOT } from './support/osync.js';
+import { readTree, replicaPair, rmTree, writeTree } from './support/tree.js';
+
+const BIN = path.join(REPO_ROOT, 'dist', 'osync.mjs');
+const roots: string[] = [];
+after(() => roots.forEach(rmTree));
+
+function runBin(args: string[], env: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('the built bin (dist/osync.mjs)', () => {
+  before(() => {
+    execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build.mjs')], { cwd: REPO_ROOT, stdio: 'inherit' });
+  });
+
+  test('--version, a sync whose transfers load the process runner chunk, then a no-change run', () => {
+    const v = runBin(['--version']);
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(v.stdout, /^osync-ts \d+\.\d+\.\d+ \(osync 1\.3\.0 compatible\)\n$/);
+
+    const { root, a, b } = replicaPair('osync-ts-bundle-');
+    roots.push(root);
+    writeTree(a, { 'x.txt': 'x', 'd/y': 'y' });
+    writeTree(b, { 'z z': 'z' });
+    const log = path.join(root, 'run.log');
+    const first = runBin([`--initiator=${a}`, `--target=${b}`], { LOGFILE: log });
+    assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}\n${fs.readFileSync(log, 'utf8')}`);
+    assert.deepEqual(readTree(a), readTree(b));
+    assert.deepEqual(Object.keys(readTree(b)).sort(), ['d', 'd/y', 'x.txt', 'z z']);
+    assert.match(fs.readFileSync(log, 'utf8'), /Changes: initiator 1 created, 0 updated, 0 deleted; target 3 created/);
+
+    // Nothing changed (the second run records the listings' digests; the third only lists).
+    const second = runBin([`--initiator=${a}`, `--target=${b}`], { LOGFILE: log });
+    assert.equal(second.code, 0, second.stderr);
+    const third = runBin([`--initiator=${a}`, `--target=${b}`, '--verbose'], { LOGFILE: log });
+    assert.equal(third.code, 0, third.stderr);
+    assert.match(fs.readFileSync(log, 'utf8'), /Both replicas list exactly as at the last settled run: nothing changed\./);
+  });
+});

@@ -25,47 +25,50 @@ export interface Split {
 export function splitUnchanged(input: LineSets): Split {
   // Each list ordered by path (rsync lists in nearly that order, the state is written in
   // it), then one merge of the four: no hashing of 400k lines.
-  const lists = [input.now.initiator, input.now.target, input.base.initiator, input.base.target];
-  const keyed = lists.map((lines, k) => byPath(lines, k < 2 ? itemLinePath : statePath));
-  const rest: string[][] = [[], [], [], []];
+  const lists = [
+    byPath(input.now.initiator, itemLinePath),
+    byPath(input.now.target, itemLinePath),
+    byPath(input.base.initiator, statePath),
+    byPath(input.base.target, statePath),
+  ];
+  const rest: string[][] = lists.map((l) => l.unnamed);
   const lines: string[] = [];
   const paths: string[] = [];
   let files = 0;
-  const at = [0, 0, 0, 0];
-  const head = (k: number): string | undefined => {
-    const i = keyed[k].order[at[k]];
-    return i === undefined ? undefined : keyed[k].paths[i]!;
-  };
-  for (let k = 0; k < 4; k++) for (const i of keyed[k].unnamed) rest[k].push(lists[k][i]);
+  const [a, b, c, d] = lists;
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  let m = 0;
   for (;;) {
-    const p0 = head(0);
-    // The usual step: the same path at the head of all four lists.
-    if (p0 !== undefined && head(1) === p0 && head(2) === p0 && head(3) === p0) {
-      const line = lists[0][keyed[0].order[at[0]]];
-      const taken = [1, 2, 3].map((k) => lists[k][keyed[k].order[at[k]]]);
-      for (let k = 0; k < 4; k++) at[k]++;
-      if (taken[0] === line && taken[1] === line && taken[2] === line) {
+    const p = a.paths[i];
+    // The usual step: the same path at the head of all four lists, the same line.
+    if (p !== undefined && b.paths[j] === p && c.paths[k] === p && d.paths[m] === p) {
+      const line = a.lines[i];
+      if (b.lines[j] === line && c.lines[k] === line && d.lines[m] === line) {
         lines.push(line);
-        paths.push(p0);
+        paths.push(p);
         if (line[1] !== 'd') files++;
       } else {
         rest[0].push(line);
-        for (let k = 1; k < 4; k++) rest[k].push(taken[k - 1]);
+        rest[1].push(b.lines[j]);
+        rest[2].push(c.lines[k]);
+        rest[3].push(d.lines[m]);
       }
+      i++;
+      j++;
+      k++;
+      m++;
       continue;
     }
     // Otherwise the smallest path present, taken from the lists that have it.
     let min: string | undefined;
-    for (let k = 0; k < 4; k++) {
-      const p = head(k);
-      if (p !== undefined && (min === undefined || p < min)) min = p;
-    }
+    for (const q of [p, b.paths[j], c.paths[k], d.paths[m]]) if (q !== undefined && (min === undefined || q < min)) min = q;
     if (min === undefined) break;
-    for (let k = 0; k < 4; k++) {
-      if (head(k) !== min) continue;
-      rest[k].push(lists[k][keyed[k].order[at[k]]]);
-      at[k]++;
-    }
+    if (p === min) rest[0].push(a.lines[i++]);
+    if (b.paths[j] === min) rest[1].push(b.lines[j++]);
+    if (c.paths[k] === min) rest[2].push(c.lines[k++]);
+    if (d.paths[m] === min) rest[3].push(d.lines[m++]);
   }
   return {
     same: { lines, paths, files },
@@ -73,21 +76,33 @@ export function splitUnchanged(input: LineSets): Split {
   };
 }
 
-/** The path each line names (null: not an entry), and the line indices sorted by path. */
-function byPath(lines: string[], pathOf: (line: string) => string | null): { paths: Array<string | null>; order: number[]; unnamed: number[] } {
-  const paths = lines.map(pathOf);
-  const order: number[] = [];
-  const unnamed: number[] = [];
+interface Ordered {
+  /** Lines that name an entry, and their paths, sorted by path. */
+  lines: string[];
+  paths: string[];
+  /** Lines that name none (the root, chatter): for the parser, as they are. */
+  unnamed: string[];
+}
+
+/** Lines with their paths, ordered by path. */
+function byPath(all: string[], pathOf: (line: string) => string | null): Ordered {
+  const names = all.map(pathOf);
+  const unnamed: string[] = [];
+  const idx: number[] = [];
   let sorted = true;
   let last: string | null = null;
-  paths.forEach((p, i) => {
-    if (p === null) return unnamed.push(i);
+  for (let n = 0; n < all.length; n++) {
+    const p = names[n];
+    if (p === null) {
+      unnamed.push(all[n]);
+      continue;
+    }
     if (last !== null && p < last) sorted = false;
     last = p;
-    order.push(i);
-  });
-  if (!sorted) order.sort((a, b) => (paths[a]! < paths[b]! ? -1 : paths[a]! > paths[b]! ? 1 : 0));
-  return { paths, order, unnamed };
+    idx.push(n);
+  }
+  if (!sorted) idx.sort((x, y) => (names[x]! < names[y]! ? -1 : names[x]! > names[y]! ? 1 : 0));
+  return { lines: idx.map((n) => all[n]), paths: idx.map((n) => names[n]!), unnamed };
 }
 
 /** The path of a state line (lib/state/files.ts metaLine). */

@@ -5,7 +5,9 @@
 // 0-4 KiB, seed 42) under $BENCH_DIR (default /tmp/osync-ts-bench) and times the
 // compiled `node dist/osync.mjs` (built first with `npm run build` when dist
 // is missing or older than lib/, so TypeScript compilation is never measured) on:
-//   1. no-change run (replicas in sync, state initialised by an untimed first run),
+//   1. no-change run (replicas in sync, state initialised by two untimed runs: the first
+//      records the state, the second the listings' digests, as on any cron host after
+//      its first two runs),
 //   2. 1% of the files modified on each side (disjoint sets, so no conflicts),
 //   3. 10% of the files deleted on the initiator side,
 // each beside the rsync floor measured in the same run on the same trees:
@@ -481,8 +483,11 @@ async function benchSize(n: number, o: Options): Promise<Row[]> {
   writeTree(ctx.osync.initiator, tree, n);
   fs.mkdirSync(path.join(dir, 'floor'), { recursive: true });
   for (const d of [ctx.osync.target, ctx.floor.initiator, ctx.floor.target]) sh('cp', ['-a', ctx.osync.initiator, d]);
-  say(`${n} files: ${tree.dirs.length} dirs; initial (untimed) osync-ts run`);
+  say(`${n} files: ${tree.dirs.length} dirs; initial (untimed) osync-ts runs`);
   await runOsync(ctx, ctx.osync, ctx.osync.target, 'first run');
+  // The second run finds everything unchanged since the first and records the listings'
+  // digests; from the third on, a no-change run is what a cron run with nothing to do is.
+  await runOsync(ctx, ctx.osync, ctx.osync.target, 'settling run');
   // Warm the page cache for both pairs.
   await floorListings(bothSides(ctx.osync).map((d) => d + '/'));
   await floorListings(bothSides(ctx.floor).map((d) => d + '/'));
@@ -586,6 +591,7 @@ async function benchRemote(ctx: SizeCtx, o: Options, rows: Row[]): Promise<void>
   // The local initiator's state belongs to the local pair: use a separate instance id.
   const extra = { ...env, INSTANCE_ID: 'bench_remote' };
   await runOsync(ctx, local, uri, 'remote first run', extra);
+  await runOsync(ctx, local, uri, 'remote settling run', extra);
   await floorListings([ctx.osync.initiator + '/', sshLocation(s, sub)], s);
   const os: number[] = [];
   const fl: number[] = [];

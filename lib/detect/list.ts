@@ -31,6 +31,9 @@ export async function listReplica(runner: Runner, config: Config, r: Replica, kn
   const file = path.join(dir, r.side);
   const empty = path.join(dir, 'empty');
   fs.mkdirSync(empty);
+  // rsync itemises the root against this directory: with a fixed mtime its line (and so
+  // the digest) cannot change with the second the directory happened to be made in.
+  fs.utimesSync(empty, 0, 0);
   const argv = listingArgv(config, r, empty);
   try {
     const res = await runner.run(argv, { viaSsh: !!r.remote, stdoutFile: file });

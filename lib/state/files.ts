@@ -8,9 +8,10 @@
 // a run killed at any line before that leaves the old base, against which the next
 // run re-detects (and converges on) whatever was left half done.
 //
-// osync-ts keeps one extra file per side, <side>-tree-after-<ID>.meta (type, size,
-// mtime and mode of each path). osync never reads it; it is used only when it is at
-// least as new as osync's own <side>-tree-after-<ID> and names the same paths.
+// osync-ts keeps one extra file per side, <side>-tree-after-<ID>.meta (each path's
+// listing line: type, mode, owner, group, size, mtime; see metaLine). osync never reads
+// it; it is used only while it is stamped with the size and mtime of osync's own
+// <side>-tree-after-<ID>, i.e. describes the same paths.
 // It also keeps <side>-replica-id-<ID>: the filesystem and mount point each replica
 // root was on at the last successful run (the deletion guard's "mount changed" check).
 import fs from 'node:fs';

@@ -294,9 +294,10 @@ function detect(ctx: SyncContext, state: StateDir, lines: Record<Side, string[]>
   const baseLines = { initiator: state.readBaseLines('initiator'), target: state.readBaseLines('target') };
   // CHECKSUM looks at content that keeps size and mtime: every path goes to the planner.
   if (config.checksum || !baseLines.initiator || !baseLines.target) {
+    const base = (s: Side) => (baseLines[s] ? parseBaseLines(baseLines[s]!) : state.readBase(s));
     return {
       now: { initiator: parseItemLines(lines.initiator), target: parseItemLines(lines.target) },
-      base: { initiator: state.readBase('initiator'), target: state.readBase('target') },
+      base: { initiator: base('initiator'), target: base('target') },
       same: none,
     };
   }

@@ -66,18 +66,23 @@ for a; do
 done
 exit $st' sh`;
 
+/** lstat of a raw path (bytes as a latin1 string); undefined when there is nothing to
+ *  see there, including ENOTDIR (a parent is not a directory) and EACCES. */
+export function lstatRaw(rawPath: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(Buffer.from(rawPath, 'latin1'), { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
 /** What lies in a local trash at the given (rendered) relative paths: one lstat each,
  *  none at all when the trash does not exist yet. */
 function probeLocally(trash: string, probe: Set<string>): Map<string, Entry> {
   const found = new Map<string, Entry>();
   if (!fs.existsSync(trash)) return found;
   for (const p of probe) {
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.lstatSync(Buffer.from(`${trash}/${decodeRendered(p)}`, 'latin1'), { throwIfNoEntry: false });
-    } catch {
-      continue; // ENOTDIR: a parent is a file in the trash (that one is probed too)
-    }
+    const st = lstatRaw(`${trash}/${decodeRendered(p)}`);
     if (!st) continue;
     const type = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : 'f';
     found.set(p, { type, size: st.size, mtime: Math.floor(st.mtimeMs / 1000), mode: '' });
@@ -145,19 +150,12 @@ export async function makeRoom(runner: Runner, log: Logger, config: Config, r: R
 /** MOVE_ASIDE_SCRIPT in this process, for a local trash: the first error, or null. */
 function moveAsideLocally(trash: string, renames: Map<string, string>): string | null {
   let failed: string | null = null;
-  const bytes = (rel: string) => Buffer.from(`${trash}/${decodeRendered(rel)}`, 'latin1');
-  const taken = (rel: string) => {
-    try {
-      return !!fs.lstatSync(bytes(rel), { throwIfNoEntry: false });
-    } catch {
-      return true;
-    }
-  };
+  const raw = (rel: string) => `${trash}/${decodeRendered(rel)}`;
   for (const [from, to] of renames) {
     let dest = to;
-    for (let n = 1; taken(dest); n++) dest = `${to}-${n}`;
+    for (let n = 1; lstatRaw(raw(dest)); n++) dest = `${to}-${n}`;
     try {
-      fs.renameSync(bytes(from), bytes(dest));
+      fs.renameSync(Buffer.from(raw(from), 'latin1'), Buffer.from(raw(dest), 'latin1'));
     } catch (e) {
       failed ??= `${displayPath(from)}: ${(e as Error).message}`;
     }

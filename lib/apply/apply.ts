@@ -13,7 +13,7 @@ import type { Runner } from '../proc/run.js';
 import { deletionArgv, rsyncMeaning, rsyncSucceeded, transferArgv } from '../proc/rsync.js';
 import type { Replica } from '../replica.js';
 import type { Logger } from '../report/log.js';
-import { keepConflictCopies, makeRoom } from '../trash.js';
+import { keepConflictCopies, lstatRaw, makeRoom } from '../trash.js';
 
 type Copy = Extract<Action, { kind: 'copy' }>;
 type Delete = Extract<Action, { kind: 'delete' }>;
@@ -133,21 +133,13 @@ function moveLocally(r: Replica, into: 'deleted', group: Delete[]): Delete[] {
         made.add(parent);
       }
       // makeRoom has moved any earlier item at `dest` aside: never rename over one.
-      if (present(dest)) throw new Error('taken');
+      if (lstatRaw(dest)) throw new Error('taken');
       fs.renameSync(Buffer.from(`${r.root}/${rel}`, 'latin1'), Buffer.from(dest, 'latin1'));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || present(`${r.root}/${rel}`)) left.push(d);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || lstatRaw(`${r.root}/${rel}`)) left.push(d);
     }
   }
   return left;
-}
-
-function present(rawPath: string): boolean {
-  try {
-    return !!fs.lstatSync(Buffer.from(rawPath, 'latin1'), { throwIfNoEntry: false });
-  } catch {
-    return false; // ENOTDIR: a parent is no longer a directory
-  }
 }
 
 // rsync's --backup keeps files and links but not directories: a deleted empty

@@ -1,32 +1,19 @@
 // End-to-end: odd file names through a full two-way sync, then deleted on one side:
 // the deletion must reach the other side (soft delete), the name must never come back,
 // and no name may ever make a command run.
-import { describe, test, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { explain, quickSync, type OsyncResult } from '../support/osync.js';
-import { nameKey, readTree, replicaPair, rmTree, secondsAgo, type TreeSpec, writeTree } from '../support/tree.js';
+import { nameKey, readTree, scenarioPairs, secondsAgo, type ScenarioPair, type TreeSpec, writeTree } from '../support/tree.js';
 
 const ID = 'quicksync_task';
 const T0 = secondsAgo(100_000);
 const T1 = secondsAgo(5_000);
 
-const roots: string[] = [];
-after(() => roots.forEach(rmTree));
-
-interface Pair {
-  root: string;
-  a: string;
-  b: string;
-  state: string;
-}
-
-function pair(): Pair {
-  const { root, a, b } = replicaPair('osync-ts-names-');
-  roots.push(root);
-  return { root, a, b, state: path.join(a, '.osync_workdir', 'state') };
-}
+const pair = scenarioPairs('osync-ts-names-');
+type Pair = ScenarioPair;
 
 async function sync(p: Pair, args: string[] = [], env: Record<string, string> = {}): Promise<OsyncResult> {
   // cwd = the test root, so a name that ran `touch x` would leave x there.

@@ -1,33 +1,20 @@
 // End-to-end: the local two-way sync through the real command line and real rsync,
 // checked by what a user sees: files, contents, modes, trash/backup folders, state
 // files, the --summary block and exit codes.
-import { describe, test, after } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { explain, makeConf, quickSync, runOsync, type OsyncResult } from '../support/osync.js';
-import { modeOf, readTree, replicaPair, rmTree, secondsAgo, setMode, writeTree } from '../support/tree.js';
+import { modeOf, readTree, scenarioPairs, secondsAgo, setMode, type ScenarioPair, writeTree } from '../support/tree.js';
 
 const ID = 'quicksync_task';
 const T0 = secondsAgo(100_000); // the "old" state of every tree
 const T1 = secondsAgo(5_000); // a later edit
 const T2 = secondsAgo(2_000); // an even later edit
 
-const roots: string[] = [];
-after(() => roots.forEach(rmTree));
-
-interface Pair {
-  root: string;
-  a: string;
-  b: string;
-  state: string;
-}
-
-function pair(): Pair {
-  const { root, a, b } = replicaPair('osync-ts-sync-');
-  roots.push(root);
-  return { root, a, b, state: path.join(a, '.osync_workdir', 'state') };
-}
+const pair = scenarioPairs('osync-ts-sync-');
+type Pair = ScenarioPair;
 
 function ok(r: OsyncResult): OsyncResult {
   assert.equal(r.code, 0, explain(r));

@@ -7,6 +7,7 @@
 //
 // Names that are not valid UTF-8 are written from Buffers (`writeTree(dir, [[Buffer, value]])`)
 // and read back with each byte that is not part of valid UTF-8 shown as `\xNN` (see nameKey()).
+import { after } from 'node:test';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -210,4 +211,24 @@ export function replicaPair(prefix = 'osync-ts-pair-'): { root: string; a: strin
   fs.mkdirSync(a);
   fs.mkdirSync(b);
   return { root, a, b };
+}
+
+export interface ScenarioPair {
+  root: string;
+  a: string;
+  b: string;
+  /** The initiator's state dir (a's .osync_workdir/state). */
+  state: string;
+}
+
+/** A maker of replica pairs for one test file; every pair it made is removed once the
+ *  file's tests are done. */
+export function scenarioPairs(prefix: string): () => ScenarioPair {
+  const roots: string[] = [];
+  after(() => roots.forEach(rmTree));
+  return () => {
+    const { root, a, b } = replicaPair(prefix);
+    roots.push(root);
+    return { root, a, b, state: path.join(a, '.osync_workdir', 'state') };
+  };
 }

@@ -198,6 +198,7 @@ async function takeLocks(ctx: SyncContext, me: LockOwner, held: Replica[]): Prom
         return;
       }
       for (let attempt = 0; attempt < 3; attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
         const existing = await readLock(runner, r);
         const d = decideLock(existing, me, lockCtx);
         if (d.kind === 'refuse') {
@@ -211,7 +212,8 @@ async function takeLocks(ctx: SyncContext, me: LockOwner, held: Replica[]): Prom
           held.push(r);
           return;
         }
-        // Another run created the lock between our read and write: look again.
+        // Another run created the lock between our read and write (or is still writing
+        // it: read empty): look again, a moment later.
       }
       refusals.push(`Cannot take the lock on ${side} replica [${r.workDir}/lock].`);
     })();

@@ -2,7 +2,8 @@
 // Created with the shell's noclobber (O_EXCL), so of two runs starting at the same
 // instant exactly one creates it; the other then reads a live lock and stops.
 // A lock whose pid is dead is taken over (replaced by rename, also atomic).
-// The same steps run in this process for a local replica (O_EXCL is noclobber).
+// The same steps run in this process for a local replica (link(2) of a full temporary
+// file, or O_EXCL where there are no hard links).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Side } from '../config/types.js';
@@ -122,11 +123,22 @@ function writeLocalLock(f: string, content: string, mode: 'create' | 'replace'):
   const dir = path.dirname(f);
   try {
     fs.mkdirSync(dir, { recursive: true });
-    if (mode === 'create') fs.writeFileSync(f, content, { flag: 'wx' });
-    else {
-      const tmp = `${f}.new.${process.pid}`;
-      fs.writeFileSync(tmp, content);
-      fs.renameSync(tmp, f);
+    // Written whole to a temporary name first: a racing run must never read the lock
+    // empty (it would take that for "no lock"). link() then creates it only if absent.
+    const tmp = `${f}.new.${process.pid}`;
+    fs.writeFileSync(tmp, content);
+    try {
+      if (mode === 'replace') fs.renameSync(tmp, f);
+      else {
+        try {
+          fs.linkSync(tmp, f);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw e;
+          fs.writeFileSync(f, content, { flag: 'wx' }); // no hard links here (FAT): O_EXCL
+        }
+      }
+    } finally {
+      fs.rmSync(tmp, { force: true });
     }
   } catch {
     return false;

@@ -16,7 +16,7 @@ import { checkGuards, checkVanishedRoots, type GuardVerdict } from './plan/guard
 import { displayRoot, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
 import { summaryLines, changeCounts } from './report/summary.js';
-import { parseBaseLines, StateDir, writeAtomic, type Step } from './state/files.js';
+import { byBytes, mergeSorted, parseBaseLines, StateDir, writeAtomic, type Step } from './state/files.js';
 import type { Phase, PhaseView } from './ui/phases.js';
 import { testPoint } from './testpoint.js';
 import { decideLock, pidAlive, readLock, releaseLock, writeLock, type LockOwner } from './state/lock.js';
@@ -399,7 +399,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
     restoreFiles(saved);
     throw e;
   }
-  if (bidirectional && !unchanged) for (const s of SIDES) state.writeList(state.name(s, 'tree-current'), [...now[s].keys(), ...same.paths].sort());
+  if (bidirectional && !unchanged) for (const s of SIDES) state.writeList(state.name(s, 'tree-current'), mergeSorted([...now[s].keys()].sort(byBytes), same.paths));
   if (bidirectional) mark(state, 'deleted-list');
   if (bidirectional) {
     // osync.sh, resuming a run of ours that was interrupted, replays these lists and

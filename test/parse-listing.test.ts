@@ -307,6 +307,24 @@ describe('the dry-run listing osync-ts uses (lib/proc/rsync.ts LISTING_FORMAT)',
         for (const [k, e] of base) assert.deepEqual(back.get(k), e, JSON.stringify(k));
         // osync's own list beside it: the sorted paths, one per line.
         assert.equal(fs.readFileSync(state.name('initiator', 'tree-after'), 'latin1'), [...base.keys()].sort(compareBytes).join('\n') + '\n');
+
+        // Lines set aside as unchanged (sorted) merged with the planned entries (any order):
+        // every path once, in byte order, each with its own line.
+        const sorted = [...base.keys()].sort(compareBytes);
+        const same = { paths: [] as string[], lines: [] as string[] };
+        const planned: BaseListing = new Map();
+        sorted.forEach((k, i) => {
+          if (i % 2 === 0 && items.get(k)) {
+            same.paths.push(k);
+            same.lines.push(itemLine(k, items.get(k)!));
+          } else planned.set(k, base.get(k)!);
+        });
+        assert.ok(same.paths.length > 2 && planned.size > 2);
+        state.writeAfter('target', new Map([...planned].reverse()), '-', same);
+        assert.equal(fs.readFileSync(state.name('target', 'tree-after'), 'latin1'), sorted.join('\n') + '\n');
+        const merged = state.readBase('target')!;
+        assert.deepEqual([...merged.keys()], sorted);
+        for (const k of sorted) assert.deepEqual(merged.get(k), planned.has(k) ? planned.get(k) : items.get(k), JSON.stringify(k));
       } finally {
         fs.rmSync(stateDir, { recursive: true, force: true });
       }

@@ -3,6 +3,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { splitUnchanged, type LineSets } from '../lib/detect/unchanged.js';
+import { mergeSorted } from '../lib/state/files.js';
 
 const f = (name: string, size = 10, uid = 0) => `>f+++++++++ rw-r--r-- ${uid} 0 ${size} 2024/01/02-03:04:05 ${name}`;
 const d = (name: string) => `cd+++++++++ rwxr-xr-x 0 0 4096 2024/01/02-03:04:05 ${name}/`;
@@ -56,5 +57,26 @@ describe('splitUnchanged', () => {
   test('owners are part of the line: a chown on one side is not set aside', () => {
     const s = splitUnchanged(sets(all, { nt: (l) => l.map((x) => (x === f('z z') ? f('z z', 10, 1000) : x)) }));
     assert.ok(!s.same.paths.includes('z z'));
+  });
+});
+
+describe('mergeSorted (the state lists: unchanged paths merged with the planned ones)', () => {
+  test('two byte-sorted lists give their sorted union, a path in both once', () => {
+    assert.deepEqual(mergeSorted([], []), []);
+    assert.deepEqual(mergeSorted(['a'], []), ['a']);
+    assert.deepEqual(mergeSorted([], ['a']), ['a']);
+    assert.deepEqual(mergeSorted(['a', 'c', 'e'], ['b', 'c', 'd', 'f']), ['a', 'b', 'c', 'd', 'e', 'f']);
+    // Byte order, not locale order: 'B' < 'a', 'a b' < 'a/b' < 'a\xe9'.
+    assert.deepEqual(mergeSorted(['a', 'a/b'], ['B', 'a b', 'a\xe9']), ['B', 'a', 'a b', 'a/b', 'a\xe9']);
+  });
+  test('equals sorting the concatenation, on random lists', () => {
+    let seed = 7;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    for (let n = 0; n < 200; n++) {
+      const pool = Array.from({ length: 1 + Math.floor(rnd() * 30) }, () => String.fromCharCode(...Array.from({ length: 1 + Math.floor(rnd() * 3) }, () => 97 + Math.floor(rnd() * 4))));
+      const a = [...new Set(pool.filter(() => rnd() < 0.5))].sort();
+      const b = [...new Set(pool.filter(() => rnd() < 0.5))].sort();
+      assert.deepEqual(mergeSorted(a, b), [...new Set([...a, ...b])].sort(), JSON.stringify({ a, b }));
+    }
   });
 });

@@ -188,18 +188,30 @@ export class StateDir {
    *  with the list's size and mtime (if osync.sh rewrites the list, they no longer
    *  match) and, when the replica holds exactly this listing, the listing's digest. */
   writeAfter(side: Side, listing: BaseListing, digest = '-', same: SameLines = NO_SAME_LINES): void {
-    // Paths listed unchanged everywhere (lib/detect/unchanged.ts) keep their line as is.
-    const all = same.paths.length ? new Map<string, Entry | null | string>(listing) : listing;
-    for (let k = 0; k < same.paths.length; k++) all.set(same.paths[k], same.lines[k]);
-    const sorted = [...all.keys()].sort(); // code units of latin1 strings = bytes
-    const listFile = this.name(side, 'tree-after');
-    this.writeList(listFile, sorted, true);
-    const st = fs.statSync(listFile);
-    const lines = [`${META_MAGIC} ${st.size} ${st.mtimeMs} ${digest}`];
-    for (const p of sorted) {
-      const v = all.get(p) ?? null;
-      lines.push(typeof v === 'string' ? v : metaLine(p, v));
+    // Paths listed unchanged everywhere (lib/detect/unchanged.ts) keep their line as is;
+    // they come sorted, so only the others are sorted, then the two merged.
+    const own = [...listing.keys()].sort(byBytes);
+    const paths: string[] = [];
+    const lines: string[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < own.length || j < same.paths.length) {
+      const p = own[i];
+      const q = same.paths[j];
+      if (q === undefined || (p !== undefined && p < q)) {
+        paths.push(p);
+        lines.push(metaLine(p, listing.get(p) ?? null));
+        i++;
+      } else {
+        if (p === q) i++;
+        paths.push(q);
+        lines.push(same.lines[j++]);
+      }
     }
+    const listFile = this.name(side, 'tree-after');
+    this.writeList(listFile, paths, true);
+    const st = fs.statSync(listFile);
+    lines.unshift(`${META_MAGIC} ${st.size} ${st.mtimeMs} ${digest}`);
     writeAtomic(this.metaFile(side), lines.join('\n') + '\n', true);
   }
 
@@ -210,6 +222,26 @@ export class StateDir {
 
 export function byBytes(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The union of two lists that are each sorted by bytes, sorted (a path in both once). */
+export function mergeSorted(a: string[], b: string[]): string[] {
+  const out: string[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const p = a[i];
+    const q = b[j];
+    if (q === undefined || (p !== undefined && p < q)) {
+      out.push(p);
+      i++;
+    } else {
+      if (p === q) i++;
+      out.push(q);
+      j++;
+    }
+  }
+  return out;
 }
 
 function readLatin1(file: string): string | null {

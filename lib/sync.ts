@@ -293,7 +293,7 @@ function detect(ctx: SyncContext, state: StateDir, lines: Record<Side, string[]>
   if (config.syncType !== 'bidirectional') {
     return { now: { initiator: parseItemLines(lines.initiator), target: parseItemLines(lines.target) }, base: { initiator: null, target: null }, same: none };
   }
-  const baseLines = { initiator: state.readBaseLines('initiator'), target: state.readBaseLines('target') };
+  const { lines: baseLines, initiatorPaths } = state.readBothBaseLines();
   // CHECKSUM looks at content that keeps size and mtime: every path goes to the planner.
   if (config.checksum || !baseLines.initiator || !baseLines.target) {
     const base = (s: Side) => (baseLines[s] ? parseBaseLines(baseLines[s]!) : state.readBase(s));
@@ -303,7 +303,7 @@ function detect(ctx: SyncContext, state: StateDir, lines: Record<Side, string[]>
       same: none,
     };
   }
-  const split = splitUnchanged({ now: lines, base: { initiator: baseLines.initiator, target: baseLines.target } });
+  const split = splitUnchanged({ now: lines, base: { initiator: baseLines.initiator, target: baseLines.target }, basePaths: initiatorPaths });
   return {
     now: { initiator: parseItemLines(split.rest.now.initiator), target: parseItemLines(split.rest.now.target) },
     base: { initiator: parseBaseLines(split.rest.base.initiator), target: parseBaseLines(split.rest.base.target) },

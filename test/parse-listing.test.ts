@@ -325,6 +325,21 @@ describe('the dry-run listing osync-ts uses (lib/proc/rsync.ts LISTING_FORMAT)',
         const merged = state.readBase('target')!;
         assert.deepEqual([...merged.keys()], sorted);
         for (const k of sorted) assert.deepEqual(merged.get(k), planned.has(k) ? planned.get(k) : items.get(k), JSON.stringify(k));
+
+        // Read back for the split: the initiator's paths from osync's list, in the lines' order;
+        // both sides' lines as one array when the two states are the same text.
+        let both = state.readBothBaseLines();
+        assert.notEqual(both.lines.initiator, both.lines.target);
+        assert.deepEqual(both.initiatorPaths, sorted);
+        state.writeAfter('target', base);
+        both = state.readBothBaseLines();
+        assert.equal(both.lines.initiator, both.lines.target);
+        assert.equal(both.lines.initiator!.length, sorted.length);
+        // osync.sh rewrote its list: the metadata no longer describes it and is not used.
+        fs.appendFileSync(state.name('initiator', 'tree-after'), 'extra\n');
+        both = state.readBothBaseLines();
+        assert.equal(both.lines.initiator, null);
+        assert.equal(both.initiatorPaths, undefined);
       } finally {
         fs.rmSync(stateDir, { recursive: true, force: true });
       }

@@ -54,6 +54,30 @@ describe('splitUnchanged', () => {
     assert.deepEqual(s.rest.base.target, [`U ${f('z z')}`]);
   });
 
+  test('a state in any order: the set-aside lines come out ordered by path, each with its own path', () => {
+    const s = splitUnchanged({ ...sets(all), base: { initiator: [...all].reverse(), target: all } });
+    assert.deepEqual(s.same.paths, ['dir', 'dir/a', 'dir/b', 'ln -> a', 'z z']);
+    s.same.paths.forEach((p, i) => assert.ok(s.same.lines[i].endsWith(p) || s.same.lines[i].includes(` ${p} -> `) || s.same.lines[i].endsWith(`${p}/`), p));
+  });
+
+  test('the paths of the initiator state, when given, are used; a list of another length is not', () => {
+    const given = all.map((_, i) => `p${i}`);
+    assert.deepEqual(splitUnchanged({ ...sets(all), basePaths: given }).same.paths, given);
+    assert.deepEqual(splitUnchanged({ ...sets(all), basePaths: given.slice(1) }).same.paths, ['dir', 'dir/a', 'dir/b', 'ln -> a', 'z z']);
+  });
+
+  test('one array for both states (the same text) splits as two equal copies do', () => {
+    const change = (l: string[]) => l.map((x) => (x === f('dir/a') ? f('dir/a', 11) : x)).filter((x) => x !== f('z z'));
+    for (const c of [{}, { ni: change }, { nt: change }] as const) {
+      const copies = sets(all, c);
+      const shared = { ...copies, base: { initiator: copies.base.initiator, target: copies.base.initiator } };
+      const a = splitUnchanged(copies);
+      const b = splitUnchanged(shared);
+      assert.deepEqual(b, a);
+      assert.notEqual(b.rest.base.initiator, b.rest.base.target, 'each side gets its own rest list');
+    }
+  });
+
   test('owners are part of the line: a chown on one side is not set aside', () => {
     const s = splitUnchanged(sets(all, { nt: (l) => l.map((x) => (x === f('z z') ? f('z z', 10, 1000) : x)) }));
     assert.ok(!s.same.paths.includes('z z'));

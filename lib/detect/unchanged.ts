@@ -13,96 +13,87 @@ import { itemLinePath } from './parse-listing.js';
 export interface LineSets {
   now: Record<Side, string[]>;
   base: Record<Side, string[]>;
+  /** The path of each line of base.initiator, in order, when known (osync's tree-after
+   *  list beside the state is exactly that); otherwise read from the lines. */
+  basePaths?: string[];
 }
 
 export interface Split {
-  /** The lines listed identically everywhere, and the path each names. */
+  /** The lines listed identically everywhere, and the path each names, by path. */
   same: { lines: string[]; paths: string[]; files: number };
   /** Every other line, to be parsed and planned. */
   rest: LineSets;
 }
 
+// Bits of `seen`: the initiator's state line is also in this list.
+const IN_NOW_INITIATOR = 1;
+const IN_NOW_TARGET = 2;
+const IN_BASE_TARGET = 4;
+const EVERYWHERE = 7;
+
 export function splitUnchanged(input: LineSets): Split {
-  // Each list ordered by path (rsync lists in nearly that order, the state is written in
-  // it), then one merge of the four: no hashing of 400k lines.
-  const lists = [
-    byPath(input.now.initiator, itemLinePath),
-    byPath(input.now.target, itemLinePath),
-    byPath(input.base.initiator, statePath),
-    byPath(input.base.target, statePath),
-  ];
-  const rest: string[][] = lists.map((l) => l.unnamed);
+  // Every line of the initiator's state, by content; each other list's lines looked up
+  // in it. No line is parsed or even cut to its path on the way: a line names its path.
+  const { now, base } = input;
+  const bi = base.initiator;
+  const at = new Map<string, number>();
+  for (let k = 0; k < bi.length; k++) at.set(bi[k], k);
+  const seen = new Uint8Array(bi.length);
+  const inNowI = lookUp(at, now.initiator, seen, IN_NOW_INITIATOR);
+  const inNowT = lookUp(at, now.target, seen, IN_NOW_TARGET);
+  // Both states are usually the same text (read once, see StateDir.readBaseLines).
+  const inBaseT = base.target === bi ? null : lookUp(at, base.target, seen, IN_BASE_TARGET);
+  if (!inBaseT) for (let k = 0; k < seen.length; k++) seen[k] |= IN_BASE_TARGET;
+
+  const known = input.basePaths?.length === bi.length ? input.basePaths : null;
   const lines: string[] = [];
   const paths: string[] = [];
+  const restBaseI: string[] = [];
   let files = 0;
-  const [a, b, c, d] = lists;
-  let i = 0;
-  let j = 0;
-  let k = 0;
-  let m = 0;
-  for (;;) {
-    const p = a.paths[i];
-    // The usual step: the same path at the head of all four lists, the same line.
-    if (p !== undefined && b.paths[j] === p && c.paths[k] === p && d.paths[m] === p) {
-      const line = a.lines[i];
-      if (b.lines[j] === line && c.lines[k] === line && d.lines[m] === line) {
-        lines.push(line);
-        paths.push(p);
-        if (line[1] !== 'd') files++;
-      } else {
-        rest[0].push(line);
-        rest[1].push(b.lines[j]);
-        rest[2].push(c.lines[k]);
-        rest[3].push(d.lines[m]);
-      }
-      i++;
-      j++;
-      k++;
-      m++;
+  let sorted = true;
+  for (let k = 0; k < bi.length; k++) {
+    const line = bi[k];
+    const p = seen[k] === EVERYWHERE ? (known ? known[k] : statePath(line)) : null;
+    if (p === null || p === '') {
+      seen[k] = 0;
+      restBaseI.push(line);
       continue;
     }
-    // Otherwise the smallest path present, taken from the lists that have it.
-    let min: string | undefined;
-    for (const q of [p, b.paths[j], c.paths[k], d.paths[m]]) if (q !== undefined && (min === undefined || q < min)) min = q;
-    if (min === undefined) break;
-    if (p === min) rest[0].push(a.lines[i++]);
-    if (b.paths[j] === min) rest[1].push(b.lines[j++]);
-    if (c.paths[k] === min) rest[2].push(c.lines[k++]);
-    if (d.paths[m] === min) rest[3].push(d.lines[m++]);
+    if (sorted && paths.length && p < paths[paths.length - 1]) sorted = false;
+    lines.push(line);
+    paths.push(p);
+    if (line[1] !== 'd') files++;
   }
+  const rest = (list: string[], idx: Int32Array | null) => list.filter((_, i) => (idx ? idx[i] < 0 || seen[idx[i]] !== EVERYWHERE : true));
+  const same = sorted ? { lines, paths, files } : byPath(lines, paths, files);
   return {
-    same: { lines, paths, files },
-    rest: { now: { initiator: rest[0], target: rest[1] }, base: { initiator: rest[2], target: rest[3] } },
+    same,
+    rest: {
+      now: { initiator: rest(now.initiator, inNowI), target: rest(now.target, inNowT) },
+      base: { initiator: restBaseI, target: inBaseT ? rest(base.target, inBaseT) : restBaseI.slice() },
+    },
   };
 }
 
-interface Ordered {
-  /** Lines that name an entry, and their paths, sorted by path. */
-  lines: string[];
-  paths: string[];
-  /** Lines that name none (the root, chatter): for the parser, as they are. */
-  unnamed: string[];
+/** For each line of `list`, the index of the same line in the initiator's state (-1: none),
+ *  marking that state line as found in `list`. */
+function lookUp(at: Map<string, number>, list: string[], seen: Uint8Array, bit: number): Int32Array {
+  const idx = new Int32Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const k = at.get(list[i]);
+    if (k === undefined) idx[i] = -1;
+    else {
+      idx[i] = k;
+      seen[k] |= bit;
+    }
+  }
+  return idx;
 }
 
-/** Lines with their paths, ordered by path. */
-function byPath(all: string[], pathOf: (line: string) => string | null): Ordered {
-  const names = all.map(pathOf);
-  const unnamed: string[] = [];
-  const idx: number[] = [];
-  let sorted = true;
-  let last: string | null = null;
-  for (let n = 0; n < all.length; n++) {
-    const p = names[n];
-    if (p === null) {
-      unnamed.push(all[n]);
-      continue;
-    }
-    if (last !== null && p < last) sorted = false;
-    last = p;
-    idx.push(n);
-  }
-  if (!sorted) idx.sort((x, y) => (names[x]! < names[y]! ? -1 : names[x]! > names[y]! ? 1 : 0));
-  return { lines: idx.map((n) => all[n]), paths: idx.map((n) => names[n]!), unnamed };
+/** Lines and their paths, ordered by path (a state written by hand or by an older build). */
+function byPath(lines: string[], paths: string[], files: number): Split['same'] {
+  const idx = paths.map((_, i) => i).sort((x, y) => (paths[x] < paths[y] ? -1 : paths[x] > paths[y] ? 1 : 0));
+  return { lines: idx.map((i) => lines[i]), paths: idx.map((i) => paths[i]), files };
 }
 
 /** The path of a state line (lib/state/files.ts metaLine). */

@@ -149,6 +149,23 @@ export class StateDir {
   /** Our metadata's lines (one per path, see metaLine), when it describes the current
    *  osync list (same size and mtime); null when there is none or osync.sh rewrote it. */
   readBaseLines(side: Side): string[] | null {
+    const body = this.readMetaBody(side);
+    return body === null ? null : bodyLines(body);
+  }
+
+  /** Both sides' metadata lines (one array for both when the texts are the same, as after
+   *  a settled run), and the initiator's paths in the same order: osync's list that the
+   *  metadata is stamped with holds exactly those. */
+  readBothBaseLines(): { lines: Record<Side, string[] | null>; initiatorPaths?: string[] } {
+    const bi = this.readMetaBody('initiator');
+    const bt = this.readMetaBody('target');
+    const initiator = bi === null ? null : bodyLines(bi);
+    const target = bt === null ? null : bt === bi ? initiator : bodyLines(bt);
+    const paths = initiator ? this.readList(this.name('initiator', 'tree-after', false)) : null;
+    return { lines: { initiator, target }, initiatorPaths: initiator && paths && paths.length === initiator.length ? paths : undefined };
+  }
+
+  private readMetaBody(side: Side): string | null {
     let list: fs.Stats;
     let text: string;
     try {
@@ -159,9 +176,7 @@ export class StateDir {
     }
     const nl = text.indexOf('\n');
     if (nl < 0 || !text.slice(0, nl).startsWith(`${META_MAGIC} ${list.size} ${list.mtimeMs} `)) return null;
-    const lines = text.slice(nl + 1).split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    return lines;
+    return text.slice(nl + 1);
   }
 
   /** The listing digest the last settled run stored beside the base, if still current. */
@@ -242,6 +257,12 @@ export function mergeSorted(a: string[], b: string[]): string[] {
     }
   }
   return out;
+}
+
+function bodyLines(body: string): string[] {
+  const lines = body.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
 }
 
 function readLatin1(file: string): string | null {

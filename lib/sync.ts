@@ -304,9 +304,12 @@ function detect(ctx: SyncContext, state: StateDir, lines: Record<Side, string[]>
     };
   }
   const split = splitUnchanged({ now: lines, base: { initiator: baseLines.initiator, target: baseLines.target }, basePaths: initiatorPaths });
+  const baseI = parseBaseLines(split.rest.base.initiator);
+  // The same state on both sides (after a settled run) is parsed once; the planner only reads it.
+  const baseT = split.rest.base.target === split.rest.base.initiator ? baseI : parseBaseLines(split.rest.base.target);
   return {
     now: { initiator: parseItemLines(split.rest.now.initiator), target: parseItemLines(split.rest.now.target) },
-    base: { initiator: parseBaseLines(split.rest.base.initiator), target: parseBaseLines(split.rest.base.target) },
+    base: { initiator: baseI, target: baseT },
     same: split.same,
   };
 }

@@ -121,19 +121,23 @@ export async function applyDeletions(
  */
 function moveLocally(r: Replica, into: 'deleted', group: Delete[]): Delete[] {
   const left: Delete[] = [];
-  const made = new Set<string>();
+  // Trash directories made by this run (true) or found there (false).
+  const made = new Map<string, boolean>();
   const trash = `${r.workDir}/${into}`;
   for (const d of group) {
     const rel = decodeRendered(d.path);
     const dest = `${trash}/${rel}`;
     try {
       const parent = dest.slice(0, dest.lastIndexOf('/'));
-      if (!made.has(parent)) {
-        fs.mkdirSync(Buffer.from(parent, 'latin1'), { recursive: true });
-        made.add(parent);
+      let fresh = made.get(parent);
+      if (fresh === undefined) {
+        // The first directory it had to make, if any: then `parent` is new.
+        fresh = fs.mkdirSync(Buffer.from(parent, 'latin1'), { recursive: true }) !== undefined;
+        made.set(parent, fresh);
       }
-      // makeRoom has moved any earlier item at `dest` aside: never rename over one.
-      if (lstatRaw(dest)) throw new Error('taken');
+      // makeRoom has moved any earlier item at `dest` aside: never rename over one. (In a
+      // directory this run made there is nothing of before, and this run's items differ.)
+      if (!fresh && lstatRaw(dest)) throw new Error('taken');
       fs.renameSync(Buffer.from(`${r.root}/${rel}`, 'latin1'), Buffer.from(dest, 'latin1'));
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || lstatRaw(`${r.root}/${rel}`)) left.push(d);

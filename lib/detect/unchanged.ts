@@ -70,7 +70,8 @@ export function splitUnchanged(input: LineSets): Split {
     same,
     rest: {
       now: { initiator: rest(now.initiator, inNowI), target: rest(now.target, inNowT) },
-      base: { initiator: restBaseI, target: inBaseT ? rest(base.target, inBaseT) : restBaseI.slice() },
+      // One state read for both sides: one rest for both (read, never changed).
+      base: { initiator: restBaseI, target: inBaseT ? rest(base.target, inBaseT) : restBaseI },
     },
   };
 }

@@ -21,6 +21,10 @@
 // practice the node process), not the sum. Without /usr/bin/time the script polls
 // /proc and reports the peak of the summed RSS of the process tree instead.
 // Also timed: `node dist/osync.mjs --version` start-up.
+// osync-ts runs with the environment cron gives a job (CRON_ENV_KEYS), as a cron host
+// runs it. When this shell exports variables that slow every Node start-up (e.g.
+// NODE_EXTRA_CA_CERTS: Node then parses a certificate bundle before any code runs), the
+// no-change run and the start-up are also timed with the whole environment and reported.
 //
 // Options:
 //   --sizes=10000,100000   tree sizes (default 10000,100000)
@@ -348,8 +352,22 @@ interface Pair {
   target: string;
 }
 
-function osyncEnv(logFile: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOGFILE: logFile, ...extra };
+/** What cron gives a job (and the locale/tmp settings a crontab may add): osync-ts is
+ *  timed as a cron host runs it, not with whatever an interactive shell has exported. */
+const CRON_ENV_KEYS = ['PATH', 'HOME', 'LOGNAME', 'USER', 'SHELL', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR'];
+function cronEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const k of CRON_ENV_KEYS) if (process.env[k] !== undefined) env[k] = process.env[k];
+  return env;
+}
+
+/** Environment variables of this shell that slow every Node start-up (and that cron does not set). */
+function slowStartVars(): string[] {
+  return ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS'].filter((k) => process.env[k]);
+}
+
+function osyncEnv(logFile: string, extra: Record<string, string> = {}, fullEnv = false): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...(fullEnv ? process.env : cronEnv()), LOGFILE: logFile, ...extra };
   delete env['_DEBUG'];
   return env;
 }
@@ -357,10 +375,10 @@ function osyncEnv(logFile: string, extra: Record<string, string> = {}): NodeJS.P
 let runCounter = 0;
 /** osync-ts runs that did not exit 0 (printed under the table). */
 const NOTES: string[] = [];
-async function runOsync(ctx: SizeCtx, pair: Pair, target: string, what: string, extraEnv: Record<string, string> = {}): Promise<ProcResult> {
+async function runOsync(ctx: SizeCtx, pair: Pair, target: string, what: string, extraEnv: Record<string, string> = {}, fullEnv = false): Promise<ProcResult> {
   const logFile = path.join(ctx.dir, `osync.${++runCounter}.log`);
   const res = await run(['node', OSYNC_JS, `--initiator=${pair.initiator}`, `--target=${target}`], {
-    env: osyncEnv(logFile, extraEnv),
+    env: osyncEnv(logFile, extraEnv, fullEnv),
     measureRss: true,
   });
   if (res.code !== 0) {
@@ -452,6 +470,8 @@ interface Row {
   osync: number;
   floor: number;
   rssKb: number;
+  /** No-change run with this shell's whole environment (when it differs from cron's in a way that matters). */
+  osyncFullEnv?: number;
   remote?: { osync: number; floor: number; rssKb: number };
 }
 
@@ -500,14 +520,16 @@ async function benchSize(n: number, o: Options): Promise<Row[]> {
     const os: number[] = [];
     const fl: number[] = [];
     const rss: number[] = [];
+    const full: number[] = [];
     for (let rep = 0; rep < o.reps; rep++) {
       fl.push(await floorListings(bothSides(ctx.osync).map((d) => d + '/')));
       const r = await runOsync(ctx, ctx.osync, ctx.osync.target, 'no-change run');
       os.push(r.seconds);
       rss.push(r.rssKb ?? 0);
-      say(`${n} no-change rep ${rep + 1}: osync-ts ${r.seconds.toFixed(2)}s, listings ${fl[rep]!.toFixed(2)}s`);
+      if (slowStartVars().length) full.push((await runOsync(ctx, ctx.osync, ctx.osync.target, 'no-change run (shell environment)', {}, true)).seconds);
+      say(`${n} no-change rep ${rep + 1}: osync-ts ${r.seconds.toFixed(2)}s, listings ${fl[rep]!.toFixed(2)}s${full.length ? `, osync-ts with this shell's environment ${full[rep]!.toFixed(2)}s` : ''}`);
     }
-    rows.push({ files: n, scenario: 'no change', osync: median(os), floor: median(fl), rssKb: median(rss) });
+    rows.push({ files: n, scenario: 'no change', osync: median(os), floor: median(fl), rssKb: median(rss), ...(full.length ? { osyncFullEnv: median(full) } : {}) });
   }
 
   // 2. 1% modified on each side
@@ -609,10 +631,10 @@ async function benchRemote(ctx: SizeCtx, o: Options, rows: Row[]): Promise<void>
 
 // ---------------------------------------------------------------- report
 
-async function startup(reps: number): Promise<number> {
+async function startup(reps: number, fullEnv = false): Promise<number> {
   const xs: number[] = [];
   for (let i = 0; i < Math.max(reps, 5); i++) {
-    const r = await run(['node', OSYNC_JS, '--version']);
+    const r = await run(['node', OSYNC_JS, '--version'], { env: fullEnv ? process.env : cronEnv() });
     if (r.code !== 0) throw new Error(`--version exited ${r.code}`);
     xs.push(r.seconds);
   }
@@ -624,7 +646,7 @@ function gitRev(): string {
   return r.status === 0 ? r.stdout.trim() : 'unknown';
 }
 
-function render(rows: Row[], o: Options, startupS: number, elapsedS: number): string {
+function render(rows: Row[], o: Options, startupS: { cron: number; full?: number }, elapsedS: number): string {
   const f2 = (x: number) => x.toFixed(2);
   const mib = (kb: number) => (kb ? (kb / 1024).toFixed(0) : '?');
   const remote = rows.some((r) => r.remote);
@@ -652,7 +674,18 @@ function render(rows: Row[], o: Options, startupS: number, elapsedS: number): st
       (HAVE_GNU_TIME ? '`/usr/bin/time -f %M` (largest single process of the osync-ts tree).' : 'summed RSS of the osync-ts process tree, polled from /proc.'),
     '',
   );
-  out.push(`Start-up: \`node dist/osync.mjs --version\` ${(startupS * 1000).toFixed(0)} ms (median).`, '');
+  out.push(`Start-up: \`node dist/osync.mjs --version\` ${(startupS.cron * 1000).toFixed(0)} ms (median).`, '');
+  out.push(
+    'osync-ts runs with the environment cron gives a job (' + CRON_ENV_KEYS.join(', ') + ', where set), as on a cron host.' +
+      (startupS.full !== undefined
+        ? ` This shell also sets ${slowStartVars().join(', ')}, which every Node start-up pays for (\`--version\` ${(startupS.full * 1000).toFixed(0)} ms); ` +
+          `with that environment: ${rows
+            .filter((r) => r.osyncFullEnv !== undefined)
+            .map((r) => `${r.files.toLocaleString('en-US')} files no change ${r.osyncFullEnv!.toFixed(2)} s (${(r.osyncFullEnv! / r.floor).toFixed(2)}x)`)
+            .join(', ')}.`
+        : ''),
+    '',
+  );
   if (NOTES.length) {
     out.push('osync-ts runs that did not exit 0 (results were still checked on disk):', '');
     for (const n of NOTES) out.push(`- ${n}`);
@@ -708,8 +741,8 @@ async function main(): Promise<void> {
     o.ssh = { uri: `ssh://root@127.0.0.1:${s.port}/${remoteDir}`, user: 'root', host: '127.0.0.1', port: s.port, path: remoteDir, key: keyPath(s, 'root') };
     say(`remote column: loopback sshd on port ${s.port}`);
   }
-  const startupS = await startup(o.reps);
-  say(`start-up (--version): ${(startupS * 1000).toFixed(0)} ms`);
+  const startupS = { cron: await startup(o.reps), ...(slowStartVars().length ? { full: await startup(o.reps, true) } : {}) };
+  say(`start-up (--version): ${(startupS.cron * 1000).toFixed(0)} ms${startupS.full !== undefined ? `, with this shell's environment ${(startupS.full * 1000).toFixed(0)} ms` : ''}`);
   const rows: Row[] = [];
   for (const n of o.sizes) rows.push(...(await benchSize(n, o)));
   await sshd?.stop();

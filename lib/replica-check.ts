@@ -6,12 +6,13 @@ import type { Config } from './config/types.js';
 import type { Runner } from './proc/run.js';
 import { displayRoot, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
+import { LOCK_CREATE_SH } from './state/lock.js';
 
 // $1 root  $2 workdir  $3 state dir  $4 create dirs (true|false)  $5 check space (true|false)
 // $6 rsync program that must exist on this host
 // Prints "fsid <df -P line>": the filesystem and mount point holding the root (its
 // identity for the deletion guard: a replica that is suddenly on another mount).
-const CHECK_SCRIPT = `
+const CHECK_STEPS = `
 root=$1; work=$2; state=$3
 command -v "$6" >/dev/null 2>&1 || { echo "no-rsync"; exit 3; }
 if [ ! -d "$root" ]; then
@@ -25,8 +26,10 @@ mkdir -p -- "$state" "$work/tmp" || { echo "cannot-create-state"; exit 3; }
 # One df for both the filesystem identity (guard) and the free space.
 dfl=$(df -P -k -- "$root" 2>/dev/null | tail -n 1)
 if [ -n "$dfl" ]; then echo "fsid $dfl"; [ "$5" = true ] && echo "df $dfl"; fi
-exit 0
 `;
+const CHECK_SCRIPT = `${CHECK_STEPS}exit 0\n`;
+// The same with $7 lock file, $8 lock text: the lock created once the checks pass.
+const CHECK_AND_LOCK_SCRIPT = `LOCK_FILE=$7; LOCK_TEXT=$8\n${CHECK_STEPS}${LOCK_CREATE_SH}exit 0\n`;
 
 export class ReplicaError extends Error {}
 
@@ -36,6 +39,8 @@ export class RootMissingError extends ReplicaError {}
 export interface ReplicaInfo {
   /** "<filesystem> on <mount point>" of the root (from df -P), null when unknown. */
   identity: string | null;
+  /** The lock asked for with the check (`lock`) was created: this run holds it. */
+  locked?: boolean;
 }
 
 /** The identity in a check's "fsid <df -P line>" output line. */
@@ -52,13 +57,16 @@ export async function checkReplica(
   config: Config,
   r: Replica,
   dry: boolean,
-  opts: { createDirs?: boolean; knownIdentity?: string | null } = {},
+  opts: { createDirs?: boolean; knownIdentity?: string | null; lock?: { file: string; text: string } } = {},
 ): Promise<ReplicaInfo> {
   const where = r.remote ? 'remote' : 'local';
   if (config.minimumSpace !== 0) log.notice(`Checking minimum disk space in ${where} replica [${displayRoot(r)}].`);
   const rsyncProgram = r.remote ? remoteRsyncProgram(config) : config.rsyncExecutable;
   const args = [r.root, r.workDir, r.stateDir, String((opts.createDirs ?? config.createDirs) && !dry), String(config.minimumSpace !== 0), rsyncProgram];
-  const res = (!r.remote && checkLocally(args, opts.knownIdentity ?? null)) || (await runner.runScript(r, CHECK_SCRIPT, args));
+  // A remote replica's lock can be created by the check's own session (one ssh session less).
+  const lock = r.remote ? opts.lock : undefined;
+  const script = lock ? CHECK_AND_LOCK_SCRIPT : CHECK_SCRIPT;
+  const res = (!r.remote && checkLocally(args, opts.knownIdentity ?? null)) || (await runner.runScript(r, script, lock ? [...args, lock.file, lock.text] : args));
   const out = res.stdout.split('\n');
   const ours = ['missing', 'not-writable', 'cannot-create', 'cannot-create-state', 'no-rsync'];
   if (r.remote && res.exitCode !== 0 && !ours.includes(out[0])) {
@@ -84,7 +92,7 @@ export async function checkReplica(
       log.warn(`There is not enough free space on ${where} replica [${displayRoot(r)}] (${free} KB).`);
     }
   }
-  return { identity: parseIdentity(out.find((l) => l.startsWith('fsid '))) };
+  return { identity: parseIdentity(out.find((l) => l.startsWith('fsid '))), locked: !!lock && out.includes('locked') };
 }
 
 /**

@@ -11,7 +11,7 @@ import { applyDeletions, applyTransfers } from './apply/apply.js';
 import { expectedAfter, planSync, type Action, type BaseListing, type Plan, type PlanInput } from './plan/plan.js';
 import type { Runner } from './proc/run.js';
 import { checkLocalTools, pingHosts } from './connectivity.js';
-import { checkReplica, cleanupOld, ReplicaError, RootMissingError } from './replica-check.js';
+import { checkReplica, cleanupOld, ReplicaError, RootMissingError, type ReplicaInfo } from './replica-check.js';
 import { checkGuards, checkVanishedRoots, type GuardVerdict } from './plan/guards.js';
 import { displayRoot, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
@@ -19,7 +19,7 @@ import { summaryLines, changeCounts } from './report/summary.js';
 import { byBytes, mergeSorted, parseBaseLines, StateDir, writeAtomic, type Step } from './state/files.js';
 import type { Phase, PhaseView } from './ui/phases.js';
 import { testPoint } from './testpoint.js';
-import { decideLock, pidAlive, readLock, releaseLock, writeLock, type LockOwner } from './state/lock.js';
+import { decideLock, lockPath, lockText, pidAlive, readLock, releaseLock, writeLock, type LockOwner } from './state/lock.js';
 
 export const SIDES: Side[] = ['initiator', 'target'];
 
@@ -67,8 +67,10 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
     phase(ctx, 'check');
     checkLocalTools(config, replicas.target);
     await pingHosts(runner, log, config, replicas.target);
-    const identities = await checkReplicas(ctx);
-    phase(ctx, 'lock');
+    // A remote target is checked and locked in one ssh session, once the initiator is locked.
+    const lockWithCheck = !flags.noLocks && !flags.forceUnlock && !!replicas.target.remote && !replicas.initiator.remote;
+    const identities = await checkReplicas(ctx, lockWithCheck ? { me, held } : null);
+    if (!lockWithCheck) phase(ctx, 'lock');
     if (!flags.noLocks) await takeLocks(ctx, me, held);
     const state = new StateDir(replicas.initiator.stateDir, config.instanceId, flags.dry);
     state.ensure();
@@ -108,23 +110,32 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
 
 /** Replica checks, both at once; the identity (filesystem and mount) of each root.
  *  A root that vanished although the last run recorded content there is not recreated
- *  by CREATE_DIRS (an unmounted disk would become an empty replica): the guard refuses. */
-async function checkReplicas(ctx: SyncContext): Promise<Record<Side, string | null>> {
+ *  by CREATE_DIRS (an unmounted disk would become an empty replica): the guard refuses.
+ *  With `lockWith` (a remote target): the initiator is checked and locked first, then the
+ *  target's check also creates its lock, in the same ssh session (takeLocks' order kept). */
+async function checkReplicas(ctx: SyncContext, lockWith: { me: LockOwner; held: Replica[] } | null): Promise<Record<Side, string | null>> {
   const { runner, log, config, flags, replicas } = ctx;
   const early = new StateDir(replicas.initiator.stateDir, config.instanceId, false);
   const recorded = (s: Side) => early.readList(early.name(s, 'tree-after'))?.length ?? 0;
-  const infos = await Promise.all(
-    SIDES.map(async (s) => {
-      const guarded = config.createDirs && !flags.force && nonEmptyFile(early.name(s, 'tree-after'));
-      try {
-        const knownIdentity = early.readIdentity(s);
-        return await checkReplica(runner, log, config, replicas[s], flags.dry, guarded ? { createDirs: false, knownIdentity } : { knownIdentity });
-      } catch (e) {
-        if (guarded && e instanceof RootMissingError) return null;
-        throw e;
-      }
-    }),
-  );
+  const check = async (s: Side, lock?: { file: string; text: string }) => {
+    const guarded = config.createDirs && !flags.force && nonEmptyFile(early.name(s, 'tree-after'));
+    try {
+      const knownIdentity = early.readIdentity(s);
+      return await checkReplica(runner, log, config, replicas[s], flags.dry, guarded ? { createDirs: false, knownIdentity, lock } : { knownIdentity, lock });
+    } catch (e) {
+      if (guarded && e instanceof RootMissingError) return null;
+      throw e;
+    }
+  };
+  let infos: Array<ReplicaInfo | null>;
+  if (lockWith) {
+    const first = await check('initiator');
+    phase(ctx, 'lock');
+    if (first) await takeLocks(ctx, lockWith.me, lockWith.held, ['initiator']);
+    const second = await check('target', first ? { file: lockPath(replicas.target), text: lockText(lockWith.me) } : undefined);
+    if (second?.locked) lockWith.held.push(replicas.target);
+    infos = [first, second];
+  } else infos = await Promise.all(SIDES.map((s) => check(s)));
   if (infos.includes(null)) {
     const vanished = { initiator: infos[0] === null, target: infos[1] === null };
     const roots = { initiator: displayRoot(replicas.initiator), target: displayRoot(replicas.target) };
@@ -176,14 +187,15 @@ function enforceGuard(ctx: SyncContext, verdict: GuardVerdict, plan?: Plan): voi
   throw new GuardRefused(verdict, plan);
 }
 
-async function takeLocks(ctx: SyncContext, me: LockOwner, held: Replica[]): Promise<void> {
+async function takeLocks(ctx: SyncContext, me: LockOwner, held: Replica[], sides: readonly Side[] = SIDES): Promise<void> {
   const { runner, log, config, flags, replicas } = ctx;
   const refusals: string[] = [];
   // One replica after the other, initiator first: of two runs racing for the same
   // replicas, the one that wins the initiator's lock also gets the target's, instead of
   // each holding one and both giving up.
-  for (const side of SIDES) {
+  for (const side of sides) {
     if (refusals.length) break;
+    if (held.includes(replicas[side])) continue; // taken with the replica check
     await (async () => {
       const r = replicas[side];
       const lockCtx = { side, remote: !!r.remote, forceStrangerLockResume: config.forceStrangerLockResume, isAlive: pidAlive };

@@ -143,6 +143,24 @@ describe('remote target over ssh', () => {
     assert.deepEqual(fs.readdirSync('/tmp').filter((n) => n.startsWith('osync-ts.ctrlm.')), []);
   });
 
+  test('a run with nothing to do opens three ssh sessions: check and lock, listing, unlock', async () => {
+    const { a, b } = pair();
+    writeTree(a, { 'd/f': 'x', g: 'y' });
+    assert.equal((await remoteSync(a, b)).code, 0);
+    const r = await remoteSync(a, b, { args: ['--verbose'] });
+    assert.equal(r.code, 0, explain(r));
+    assert.match(r.log, /ssh sessions opened: 3\./);
+    assert.ok(!fs.existsSync(path.join(b, '.osync_workdir', 'lock')), 'the target lock is released');
+    // The initiator is locked first: a run that cannot have it never locks the target.
+    fs.writeFileSync(path.join(a, '.osync_workdir', 'lock'), `${process.pid}@quicksync_task\n`);
+    const refused = await remoteSync(a, b, { args: ['--verbose'] });
+    assert.equal(refused.code, 1, explain(refused));
+    assert.doesNotMatch(refused.log, /ssh sessions opened/, 'the target was not even contacted');
+    assert.match(refused.log, /already a local instance \[\d+@quicksync_task\] of osync running for this replica/);
+    assert.ok(!fs.existsSync(path.join(b, '.osync_workdir', 'lock')), 'the target was not locked');
+    assert.equal(fs.readFileSync(path.join(a, '.osync_workdir', 'lock'), 'utf8'), `${process.pid}@quicksync_task\n`);
+  });
+
   test('remote locks: a live lock refuses, a dead one with our id is taken over, a stranger one refuses', async () => {
     const { a, b } = pair();
     writeTree(a, { 'f': 'x' });

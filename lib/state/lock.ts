@@ -92,6 +92,18 @@ find "\${f%/*}/tmp" -mindepth 1 -delete 2>/dev/null
 exit 0
 `;
 
+/**
+ * Shell that creates the lock file $LOCK_FILE with $LOCK_TEXT only if there is none (as
+ * LOCK_SCRIPT's "create") and then prints "locked"; prints nothing when a lock is there.
+ * For a remote replica's check script: check and lock in one ssh session.
+ */
+export const LOCK_CREATE_SH = `
+if mkdir -p -- "\${LOCK_FILE%/*}" && (set -C; printf '%s\\n' "$LOCK_TEXT" > "$LOCK_FILE") 2>/dev/null; then
+  echo locked
+  find "\${LOCK_FILE%/*}/tmp" -mindepth 1 -delete 2>/dev/null
+fi
+`;
+
 export function lockPath(r: Replica): string {
   return `${r.workDir}/lock`;
 }

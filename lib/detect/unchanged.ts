@@ -41,7 +41,7 @@ export function splitUnchanged(input: LineSets): Split {
   const seen = new Uint8Array(bi.length);
   const inNowI = lookUp(at, now.initiator, seen, IN_NOW_INITIATOR);
   const inNowT = lookUp(at, now.target, seen, IN_NOW_TARGET);
-  // Both states are usually the same text (read once, see StateDir.readBaseLines).
+  // Both states are usually the same text, then one array (StateDir.readBothBaseLines).
   const inBaseT = base.target === bi ? null : lookUp(at, base.target, seen, IN_BASE_TARGET);
   if (!inBaseT) for (let k = 0; k < seen.length; k++) seen[k] |= IN_BASE_TARGET;
 
@@ -64,7 +64,7 @@ export function splitUnchanged(input: LineSets): Split {
     paths.push(p);
     if (line[1] !== 'd') files++;
   }
-  const rest = (list: string[], idx: Int32Array | null) => list.filter((_, i) => (idx ? idx[i] < 0 || seen[idx[i]] !== EVERYWHERE : true));
+  const rest = (list: string[], idx: Int32Array) => list.filter((_, i) => idx[i] < 0 || seen[idx[i]] !== EVERYWHERE);
   const same = sorted ? { lines, paths, files } : byPath(lines, paths, files);
   return {
     same,

@@ -205,24 +205,9 @@ export class StateDir {
   writeAfter(side: Side, listing: BaseListing, digest = '-', same: SameLines = NO_SAME_LINES): void {
     // Paths listed unchanged everywhere (lib/detect/unchanged.ts) keep their line as is;
     // they come sorted, so only the others are sorted, then the two merged.
-    const own = [...listing.keys()].sort(byBytes);
-    const paths: string[] = [];
-    const lines: string[] = [];
-    let i = 0;
+    const paths = mergeSorted([...listing.keys()].sort(byBytes), same.paths);
     let j = 0;
-    while (i < own.length || j < same.paths.length) {
-      const p = own[i];
-      const q = same.paths[j];
-      if (q === undefined || (p !== undefined && p < q)) {
-        paths.push(p);
-        lines.push(metaLine(p, listing.get(p) ?? null));
-        i++;
-      } else {
-        if (p === q) i++;
-        paths.push(q);
-        lines.push(same.lines[j++]);
-      }
-    }
+    const lines = paths.map((p) => (same.paths[j] === p ? same.lines[j++] : metaLine(p, listing.get(p) ?? null)));
     const listFile = this.name(side, 'tree-after');
     this.writeList(listFile, paths, true);
     const st = fs.statSync(listFile);

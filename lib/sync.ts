@@ -415,7 +415,9 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
     throw e;
   }
   if (bidirectional && !unchanged) for (const s of SIDES) state.writeList(state.name(s, 'tree-current'), mergeSorted([...now[s].keys()].sort(byBytes), same.paths));
-  if (bidirectional) mark(state, 'deleted-list');
+  // A run that found nothing changed applies nothing: its marker goes from replica-tree
+  // straight to synced (a run killed in between resumes from replica-tree, as any).
+  if (bidirectional && !unchanged) mark(state, 'deleted-list');
   if (bidirectional) {
     // osync.sh, resuming a run of ours that was interrupted, replays these lists and
     // first wipes deleted/<path> for each entry, which would destroy soft-deleted copies
@@ -442,7 +444,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   // osync's resume marker for "changes being applied": a resumed osync.sh redoes its
   // update and deletion steps, a resumed osync-ts redoes detection; both converge.
   phase(ctx, 'delete');
-  mark(state, 'update-replica');
+  if (!unchanged) mark(state, 'update-replica');
   const failed = await applyDeletions(runner, log, config, replicas, plan.actions, opts, now);
   if (bidirectional && !flags.dry) {
     // Deletions that failed stay pending for osync.sh too (it retries what is listed).
@@ -465,7 +467,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
 
   phase(ctx, 'commit');
   // A failed step keeps its marker, as osync: the next run (either tool) resumes there.
-  if (!failed.size) mark(state, 'replica-tree-after');
+  if (!failed.size && !unchanged) mark(state, 'replica-tree-after');
   if (!flags.dry && bidirectional && plan.settled && !unchanged) {
     // Nothing changed since the base: record the listings' digests beside it, so that
     // the next run recognises an unchanged pair of replicas without parsing them.

@@ -100,6 +100,8 @@ export class StateDir {
 
   /** Write a list of rendered paths, one per line (latin1: bytes as rsync gave them). */
   writeList(file: string, paths: string[], durable = false): void {
+    // An empty list where there is one already (the usual deleted lists): nothing to write.
+    if (!paths.length && fileSize(file) === 0) return;
     writeAtomic(file, paths.length ? paths.join('\n') + '\n' : '', durable);
   }
 
@@ -133,6 +135,7 @@ export class StateDir {
   }
 
   writeResumeCount(n: number): void {
+    if (readLatin1(this.resumeCountFile()) === `${n}\n`) return;
     writeAtomic(this.resumeCountFile(), `${n}\n`);
   }
 
@@ -248,6 +251,14 @@ function bodyLines(body: string): string[] {
   const lines = body.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   return lines;
+}
+
+function fileSize(file: string): number | null {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return null;
+  }
 }
 
 function readLatin1(file: string): string | null {

@@ -268,26 +268,34 @@ interface Listed {
 async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> = {}): Promise<Listed> {
   const { runner, log, config, replicas } = ctx;
   phase(ctx, 'list');
-  const results = await Promise.all(
-    SIDES.map(async (side) => {
+  const settled = await Promise.allSettled(
+    SIDES.map((side) => {
+      log.notice(`Creating ${side} replica file list [${displayRoot(replicas[side])}].`);
+      return listReplica(runner, config, replicas[side], known[side]);
+    }),
+  );
+  const results = settled.flatMap((x) => (x.status === 'fulfilled' ? [x.value] : []));
+  try {
+    for (const x of settled) if (x.status === 'rejected') throw x.reason;
+    SIDES.forEach((side, i) => {
+      const res = results[i];
       const r = replicas[side];
-      log.notice(`Creating ${side} replica file list [${displayRoot(r)}].`);
-      const res = await listReplica(runner, config, r, known[side]);
       if (res.exitCode === 23) {
         log.error(`Some files could not be listed in ${side} replica [${displayRoot(r)}]. Check for failing symlinks. ${res.stderr.trim().split('\n')[0] ?? ''}`);
       } else if (res.exitCode !== 0 && res.exitCode !== 24) {
         throw new ListingError(r, res.exitCode, res.stderr);
       }
-      return res;
-    }),
-  );
-  const digests: Partial<Record<Side, string>> = {};
-  results.forEach((res, i) => {
-    if (res.exitCode === 0) digests[SIDES[i]] = res.digest;
-  });
-  if (results.every((res) => res.unchanged && res.exitCode === 0)) return { lines: null, digests };
-  const lines = (i: number) => results[i].raw.toString('latin1').split('\n');
-  return { lines: { initiator: lines(0), target: lines(1) }, digests };
+    });
+    const digests: Partial<Record<Side, string>> = {};
+    results.forEach((res, i) => {
+      if (res.exitCode === 0) digests[SIDES[i]] = res.digest;
+    });
+    if (results.every((res) => res.unchanged && res.exitCode === 0)) return { lines: null, digests };
+    const lines = (i: number) => results[i].read().toString('latin1').split('\n');
+    return { lines: { initiator: lines(0), target: lines(1) }, digests };
+  } finally {
+    for (const res of results) res.done();
+  }
 }
 
 interface Detected {

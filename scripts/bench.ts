@@ -14,7 +14,9 @@
 //   (1) the two `rsync -r --no-inc-recursive -ltD -8 ... --list-only` listings, run concurrently as
 //       osync-ts does, with the same flags osync-ts passes by default;
 //   (2)/(3) the two listings + one `rsync -a` each way (see floorTransfer()).
-// Every measurement is repeated 3 times; the table shows medians. Peak RSS is the
+// Every measurement is repeated 3 times; the table shows medians. No-change runs are timed
+// without the RSS wrapper below (its start-up would count against osync-ts, the floor has
+// none); their peak RSS comes from one more run each. Peak RSS is the
 // osync-ts process tree's, from `/usr/bin/time -f %M` (GNU time; Debian/Ubuntu
 // package `time`: `apt-get install -y time` if /usr/bin/time is missing). GNU time
 // reports the largest maximum resident set of any single process in the tree (in
@@ -375,11 +377,11 @@ function osyncEnv(logFile: string, extra: Record<string, string> = {}, fullEnv =
 let runCounter = 0;
 /** osync-ts runs that did not exit 0 (printed under the table). */
 const NOTES: string[] = [];
-async function runOsync(ctx: SizeCtx, pair: Pair, target: string, what: string, extraEnv: Record<string, string> = {}, fullEnv = false): Promise<ProcResult> {
+async function runOsync(ctx: SizeCtx, pair: Pair, target: string, what: string, extraEnv: Record<string, string> = {}, fullEnv = false, measureRss = true): Promise<ProcResult> {
   const logFile = path.join(ctx.dir, `osync.${++runCounter}.log`);
   const res = await run(['node', OSYNC_JS, `--initiator=${pair.initiator}`, `--target=${target}`], {
     env: osyncEnv(logFile, extraEnv, fullEnv),
-    measureRss: true,
+    measureRss,
   });
   if (res.code !== 0) {
     // Not fatal: the result is checked on disk by the caller; the exit code and the
@@ -523,10 +525,12 @@ async function benchSize(n: number, o: Options): Promise<Row[]> {
     const full: number[] = [];
     for (let rep = 0; rep < o.reps; rep++) {
       fl.push(await floorListings(bothSides(ctx.osync).map((d) => d + '/')));
-      const r = await runOsync(ctx, ctx.osync, ctx.osync.target, 'no-change run');
+      // Timed without the RSS wrapper (its own start-up would count against osync-ts,
+      // and the floor has none); the peak RSS comes from a run of its own.
+      const r = await runOsync(ctx, ctx.osync, ctx.osync.target, 'no-change run', {}, false, false);
       os.push(r.seconds);
-      rss.push(r.rssKb ?? 0);
-      if (slowStartVars().length) full.push((await runOsync(ctx, ctx.osync, ctx.osync.target, 'no-change run (shell environment)', {}, true)).seconds);
+      rss.push((await runOsync(ctx, ctx.osync, ctx.osync.target, 'no-change run (peak RSS)')).rssKb ?? 0);
+      if (slowStartVars().length) full.push((await runOsync(ctx, ctx.osync, ctx.osync.target, 'no-change run (shell environment)', {}, true, false)).seconds);
       say(`${n} no-change rep ${rep + 1}: osync-ts ${r.seconds.toFixed(2)}s, listings ${fl[rep]!.toFixed(2)}s${full.length ? `, osync-ts with this shell's environment ${full[rep]!.toFixed(2)}s` : ''}`);
     }
     rows.push({ files: n, scenario: 'no change', osync: median(os), floor: median(fl), rssKb: median(rss), ...(full.length ? { osyncFullEnv: median(full) } : {}) });
@@ -620,7 +624,7 @@ async function benchRemote(ctx: SizeCtx, o: Options, rows: Row[]): Promise<void>
   const rss: number[] = [];
   for (let rep = 0; rep < o.reps; rep++) {
     fl.push(await floorListings([ctx.osync.initiator + '/', sshLocation(s, sub)], s));
-    const r = await runOsync(ctx, local, uri, 'remote no-change run', extra);
+    const r = await runOsync(ctx, local, uri, 'remote no-change run', extra, false, false);
     os.push(r.seconds);
     rss.push(r.rssKb ?? 0);
     say(`${ctx.n} remote no-change rep ${rep + 1}: osync-ts ${r.seconds.toFixed(2)}s, listings ${fl[rep]!.toFixed(2)}s`);

@@ -11,8 +11,10 @@ import { listingArgv, rsyncMeaning } from '../proc/rsync.js';
 import type { Replica } from '../replica.js';
 
 export interface ListResult {
-  /** The listing as rsync wrote it (latin1 bytes); parsed by the caller, if at all. */
-  raw: Buffer;
+  /** The listing as rsync wrote it (latin1 bytes), read when needed (it changed). */
+  read(): Buffer;
+  /** Remove the listing's temporary files (read() is no longer possible). */
+  done(): void;
   /** The listing's digest equals `knownDigest`: the replica lists as at the last settled run. */
   unchanged: boolean;
   digest: string;
@@ -24,25 +26,37 @@ function startDigest(argv: string[]) {
   return createHash('sha256').update(argv.join('\0') + '\n', 'latin1');
 }
 
+/** Chunk for digesting a listing: reused, so a run with nothing to do never holds the
+ *  listing in memory (half the time of reading it whole, then digesting it). */
+const chunk = Buffer.allocUnsafeSlow(1 << 18);
+
 export async function listReplica(runner: Runner, config: Config, r: Replica, knownDigest?: string): Promise<ListResult> {
   // rsync writes the listing a line per write(2): into a file that is nearly free,
   // through a pipe into Node it costs more than the listing. So: file, then one pass.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts.list.'));
-  const file = path.join(dir, r.side);
-  const empty = path.join(dir, 'empty');
-  fs.mkdirSync(empty);
-  // rsync itemises the root against this directory: with a fixed mtime its line (and so
-  // the digest) cannot change with the second the directory happened to be made in.
-  fs.utimesSync(empty, 0, 0);
-  const argv = listingArgv(config, r, empty);
+  const done = () => fs.rmSync(dir, { recursive: true, force: true });
   try {
+    const file = path.join(dir, r.side);
+    const empty = path.join(dir, 'empty');
+    fs.mkdirSync(empty);
+    // rsync itemises the root against this directory: with a fixed mtime its line (and so
+    // the digest) cannot change with the second the directory happened to be made in.
+    fs.utimesSync(empty, 0, 0);
+    const argv = listingArgv(config, r, empty);
     const res = await runner.run(argv, { viaSsh: !!r.remote, stdoutFile: file });
-    const raw = fs.readFileSync(file);
     // The temporary empty directory (last word) differs every run: not part of the digest.
-    const digest = startDigest(argv.slice(0, -1)).update(raw).digest('hex');
-    return { raw, unchanged: digest === knownDigest, digest, exitCode: res.exitCode, stderr: res.stderr };
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    const hash = startDigest(argv.slice(0, -1));
+    const fd = fs.openSync(file, 'r');
+    try {
+      for (let at = 0, n = 0; (n = fs.readSync(fd, chunk, 0, chunk.length, at)) > 0; at += n) hash.update(chunk.subarray(0, n));
+    } finally {
+      fs.closeSync(fd);
+    }
+    const digest = hash.digest('hex');
+    return { read: () => fs.readFileSync(file), done, unchanged: digest === knownDigest, digest, exitCode: res.exitCode, stderr: res.stderr };
+  } catch (e) {
+    done();
+    throw e;
   }
 }
 

@@ -137,7 +137,7 @@ describe('time limits', () => {
 });
 
 describe('stop signals', () => {
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const) {
     test(`one ${sig} during a slow transfer: WARN, children killed, locks released, exit 2; next run converges`, async () => {
       const { dir, a, b } = slowSetup();
       let sent = 0;

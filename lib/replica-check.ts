@@ -6,7 +6,7 @@ import type { Config } from './config/types.js';
 import type { Runner } from './proc/run.js';
 import { displayRoot, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
-import { LOCK_CREATE_SH } from './state/lock.js';
+import { CREATE_LOCK_SH } from './state/lock.js';
 
 // $1 root  $2 workdir  $3 state dir  $4 create dirs (true|false)  $5 check space (true|false)
 // $6 rsync program that must exist on this host
@@ -29,7 +29,7 @@ if [ -n "$dfl" ]; then echo "fsid $dfl"; [ "$5" = true ] && echo "df $dfl"; fi
 `;
 const CHECK_SCRIPT = `${CHECK_STEPS}exit 0\n`;
 // The same with $7 lock file, $8 lock text: the lock created once the checks pass.
-const CHECK_AND_LOCK_SCRIPT = `LOCK_FILE=$7; LOCK_TEXT=$8\n${CHECK_STEPS}${LOCK_CREATE_SH}exit 0\n`;
+const CHECK_AND_LOCK_SCRIPT = `${CREATE_LOCK_SH}${CHECK_STEPS}create_lock "$7" "$8" && echo locked\nexit 0\n`;
 
 export class ReplicaError extends Error {}
 

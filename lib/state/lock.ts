@@ -78,30 +78,32 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
+/**
+ * Shell function `create_lock FILE TEXT`: creates the lock only if there is none (the
+ * shell's noclobber), then empties rsync's temp dir beside it (holding the lock, it can
+ * only hold leftovers of a killed run); fails when a lock is there. Used by LOCK_SCRIPT
+ * and by a remote replica's check, which takes the lock in the same ssh session.
+ */
+export const CREATE_LOCK_SH = `
+create_lock() {
+  mkdir -p -- "\${1%/*}" && (set -C; printf '%s\\n' "$2" > "$1") 2>/dev/null || return 1
+  find "\${1%/*}/tmp" -mindepth 1 -delete 2>/dev/null
+  return 0
+}
+`;
+
 // $1 lock file, $2 content, $3 create|replace|read|release
-const LOCK_SCRIPT = `
+const LOCK_SCRIPT = `${CREATE_LOCK_SH}
 f=$1; c=$2
 case $3 in
 read) [ -f "$f" ] && cat -- "$f"; exit 0 ;;
-create) mkdir -p -- "\${f%/*}" && (set -C; printf '%s\\n' "$c" > "$f") 2>/dev/null || exit 1 ;;
+create) create_lock "$f" "$c"; exit $? ;;
 replace) mkdir -p -- "\${f%/*}" && printf '%s\\n' "$c" > "$f.new.$$" && mv -f -- "$f.new.$$" "$f" || exit 1 ;;
 release) [ "$(cat -- "$f" 2>/dev/null)" = "$c" ] && rm -f -- "$f"; exit 0 ;;
 esac
-# Holding the lock now: rsync's temp dir may only hold leftovers of a killed run.
+# replace: holding the lock now, rsync's temp dir may only hold leftovers of a killed run.
 find "\${f%/*}/tmp" -mindepth 1 -delete 2>/dev/null
 exit 0
-`;
-
-/**
- * Shell that creates the lock file $LOCK_FILE with $LOCK_TEXT only if there is none (as
- * LOCK_SCRIPT's "create") and then prints "locked"; prints nothing when a lock is there.
- * For a remote replica's check script: check and lock in one ssh session.
- */
-export const LOCK_CREATE_SH = `
-if mkdir -p -- "\${LOCK_FILE%/*}" && (set -C; printf '%s\\n' "$LOCK_TEXT" > "$LOCK_FILE") 2>/dev/null; then
-  echo locked
-  find "\${LOCK_FILE%/*}/tmp" -mindepth 1 -delete 2>/dev/null
-fi
 `;
 
 export function lockPath(r: Replica): string {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import type { Config, RunFlags, Side } from './config/types.js';
 import { ListingError, listReplica } from './detect/list.js';
 import { displayPath, parseItemLines, type Listing } from './detect/parse-listing.js';
-import { splitUnchanged, type Split } from './detect/unchanged.js';
+import { indexLines, splitUnchanged, type Split } from './detect/unchanged.js';
 import { applyDeletions, applyTransfers } from './apply/apply.js';
 import { expectedAfter, planSync, type Action, type BaseListing, type Plan, type PlanInput } from './plan/plan.js';
 import type { Runner } from './proc/run.js';
@@ -265,13 +265,21 @@ interface Listed {
 
 /** List both replicas at once. With `known` digests (from the last settled run), an
  *  unchanged pair of listings is recognised without splitting or parsing either. */
-async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> = {}): Promise<Listed> {
+async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> = {}, onChange?: () => void): Promise<Listed> {
   const { runner, log, config, replicas } = ctx;
   phase(ctx, 'list');
   const settled = await Promise.allSettled(
     SIDES.map((side) => {
       log.notice(`Creating ${side} replica file list [${displayRoot(replicas[side])}].`);
-      return listReplica(runner, config, replicas[side], known[side]);
+      // The first listing that shows a change calls onChange while the other may still run.
+      return listReplica(runner, config, replicas[side], known[side]).then((res) => {
+        try {
+          if (!res.unchanged) onChange?.();
+        } catch {
+          /* done again, and any failure reported, after both listings */
+        }
+        return res;
+      });
     }),
   );
   const results = settled.flatMap((x) => (x.status === 'fulfilled' ? [x.value] : []));
@@ -307,13 +315,25 @@ interface Detected {
 
 /** Listings and the last run's state, as the planner needs them: what is listed exactly as
  *  before on both replicas is set aside unparsed (lib/detect/unchanged.ts), the rest parsed. */
-function detect(ctx: SyncContext, state: StateDir, lines: Record<Side, string[]>): Detected {
+/** The last run's state as the split reads it, and the initiator's lines indexed. */
+interface BaseRead {
+  lines: Record<Side, string[] | null>;
+  initiatorPaths?: string[];
+  index?: Map<string, number>;
+}
+
+function readBase(state: StateDir): BaseRead {
+  const read = state.readBothBaseLines();
+  return { ...read, index: read.lines.initiator && read.lines.target ? indexLines(read.lines.initiator) : undefined };
+}
+
+function detect(ctx: SyncContext, state: StateDir, lines: Record<Side, string[]>, early?: BaseRead): Detected {
   const { config } = ctx;
   const none: Split['same'] = { lines: [], paths: [], files: 0 };
   if (config.syncType !== 'bidirectional') {
     return { now: { initiator: parseItemLines(lines.initiator), target: parseItemLines(lines.target) }, base: { initiator: null, target: null }, same: none };
   }
-  const { lines: baseLines, initiatorPaths } = state.readBothBaseLines();
+  const { lines: baseLines, initiatorPaths, index } = early ?? readBase(state);
   // CHECKSUM looks at content that keeps size and mtime: every path goes to the planner.
   if (config.checksum || !baseLines.initiator || !baseLines.target) {
     const base = (s: Side) => (baseLines[s] ? parseBaseLines(baseLines[s]!) : state.readBase(s));
@@ -323,7 +343,7 @@ function detect(ctx: SyncContext, state: StateDir, lines: Record<Side, string[]>
       same: none,
     };
   }
-  const split = splitUnchanged({ now: lines, base: { initiator: baseLines.initiator, target: baseLines.target }, basePaths: initiatorPaths });
+  const split = splitUnchanged({ now: lines, base: { initiator: baseLines.initiator, target: baseLines.target }, basePaths: initiatorPaths }, index);
   const baseI = parseBaseLines(split.rest.base.initiator);
   // The same state on both sides (after a settled run) is parsed once; the planner only reads it.
   const baseT = split.rest.base.target === split.rest.base.initiator ? baseI : parseBaseLines(split.rest.base.target);
@@ -380,11 +400,15 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   // ones the last settled run recorded, nothing changed and nothing is parsed.
   // (Not with CHECKSUM: content changes that keep size and mtime must be looked for.)
   const known = bidirectional && !config.checksum ? { initiator: state.readDigest('initiator'), target: state.readDigest('target') } : {};
-  const listed = await listBoth(ctx, known);
+  // As soon as one listing shows a change, the state is read and indexed, while the
+  // other listing may still run (a run with nothing to do never reads it).
+  let early: BaseRead | undefined;
+  const readEarly = bidirectional && !config.checksum ? () => void (early ??= readBase(state)) : undefined;
+  const listed = await listBoth(ctx, known, readEarly);
   const unchanged = listed.lines === null;
   if (unchanged) log.verbose('Both replicas list exactly as at the last settled run: nothing changed.');
   const { now, base, same }: Detected = listed.lines
-    ? detect(ctx, state, listed.lines)
+    ? detect(ctx, state, listed.lines, early)
     : { now: { initiator: new Map(), target: new Map() }, base: { initiator: null, target: null }, same: { lines: [], paths: [], files: 0 } };
   if (same.paths.length) log.verbose(`${same.paths.length} paths list exactly as at the last run on both replicas; the other paths are compared one by one.`);
   stopIfAsked(ctx);

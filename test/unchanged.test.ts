@@ -2,7 +2,7 @@
 // byte, in all four lists (both listings now, both states from the last run).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { splitUnchanged, type LineSets } from '../lib/detect/unchanged.js';
+import { indexLines, splitUnchanged, type LineSets } from '../lib/detect/unchanged.js';
 import { mergeSorted } from '../lib/state/files.js';
 
 const f = (name: string, size = 10, uid = 0) => `>f+++++++++ rw-r--r-- ${uid} 0 ${size} 2024/01/02-03:04:05 ${name}`;
@@ -75,6 +75,14 @@ describe('splitUnchanged', () => {
       const b = splitUnchanged(shared);
       assert.deepEqual(b, a);
       assert.equal(b.rest.base.initiator, b.rest.base.target, 'one state read, one rest list');
+    }
+  });
+
+  test('an index of the initiator state built beforehand (while a listing runs) splits the same', () => {
+    const change = (l: string[]) => l.filter((x) => x !== f('dir/b'));
+    for (const c of [{}, { ni: change }, { bt: change }] as const) {
+      const input = sets(all, c);
+      assert.deepEqual(splitUnchanged(input, indexLines(input.base.initiator)), splitUnchanged(input));
     }
   });
 

@@ -31,13 +31,19 @@ const IN_NOW_TARGET = 2;
 const IN_BASE_TARGET = 4;
 const EVERYWHERE = 7;
 
-export function splitUnchanged(input: LineSets): Split {
+/** Each line of the initiator's state → its index (for splitUnchanged; it can be built
+ *  while a listing still runs). */
+export function indexLines(lines: string[]): Map<string, number> {
+  const at = new Map<string, number>();
+  for (let k = 0; k < lines.length; k++) at.set(lines[k], k);
+  return at;
+}
+
+export function splitUnchanged(input: LineSets, at = indexLines(input.base.initiator)): Split {
   // Every line of the initiator's state, by content; each other list's lines looked up
   // in it. No line is parsed or even cut to its path on the way: a line names its path.
   const { now, base } = input;
   const bi = base.initiator;
-  const at = new Map<string, number>();
-  for (let k = 0; k < bi.length; k++) at.set(bi[k], k);
   const seen = new Uint8Array(bi.length);
   const inNowI = lookUp(at, now.initiator, seen, IN_NOW_INITIATOR);
   const inNowT = lookUp(at, now.target, seen, IN_NOW_TARGET);

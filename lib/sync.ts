@@ -313,8 +313,6 @@ interface Detected {
   same: Split['same'];
 }
 
-/** Listings and the last run's state, as the planner needs them: what is listed exactly as
- *  before on both replicas is set aside unparsed (lib/detect/unchanged.ts), the rest parsed. */
 /** The last run's state as the split reads it, and the initiator's lines indexed. */
 interface BaseRead {
   lines: Record<Side, string[] | null>;
@@ -327,6 +325,8 @@ function readBase(state: StateDir): BaseRead {
   return { ...read, index: read.lines.initiator && read.lines.target ? indexLines(read.lines.initiator) : undefined };
 }
 
+/** Listings and the last run's state, as the planner needs them: what is listed exactly as
+ *  before on both replicas is set aside unparsed (lib/detect/unchanged.ts), the rest parsed. */
 function detect(ctx: SyncContext, state: StateDir, lines: Record<Side, string[]>, early?: BaseRead): Detected {
   const { config } = ctx;
   const none: Split['same'] = { lines: [], paths: [], files: 0 };

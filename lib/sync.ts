@@ -6,7 +6,7 @@ import os from 'node:os';
 import type { Config, RunFlags, Side } from './config/types.js';
 import { ListingError, listReplica } from './detect/list.js';
 import { displayPath, parseItemLines, type Listing } from './detect/parse-listing.js';
-import { indexLines, splitUnchanged, type Split } from './detect/unchanged.js';
+import { splitUnchanged, type Split } from './detect/unchanged.js';
 import { applyDeletions, applyTransfers } from './apply/apply.js';
 import { expectedAfter, planSync, type Action, type BaseListing, type Plan, type PlanInput } from './plan/plan.js';
 import type { Runner } from './proc/run.js';
@@ -257,14 +257,20 @@ function phaseTimes(ctx: SyncContext): string {
 }
 
 interface Listed {
-  /** null: neither replica changed since the last settled run (listings not parsed). */
-  lines: Record<Side, string[]> | null;
+  /** Neither replica changed since the last settled run (listings not parsed). */
+  unchanged: boolean;
+  /** Replicas listed byte for byte as when their state was written (digest matched). */
+  asBefore: Record<Side, boolean>;
+  /** A replica's listing lines, read when asked (one listed as before usually is not). */
+  lines(side: Side): string[];
   /** Digest of each listing, when it can stand for the replica (complete listing). */
   digests: Partial<Record<Side, string>>;
+  /** Remove the listings' temporary files (lines() no longer possible). */
+  done(): void;
 }
 
 /** List both replicas at once. With `known` digests (from the last settled run), an
- *  unchanged pair of listings is recognised without splitting or parsing either. */
+ *  unchanged listing is recognised without reading, splitting or parsing it. */
 async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> = {}, onChange?: () => void): Promise<Listed> {
   const { runner, log, config, replicas } = ctx;
   phase(ctx, 'list');
@@ -283,6 +289,9 @@ async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> =
     }),
   );
   const results = settled.flatMap((x) => (x.status === 'fulfilled' ? [x.value] : []));
+  const done = () => {
+    for (const res of results) res.done();
+  };
   try {
     for (const x of settled) if (x.status === 'rejected') throw x.reason;
     SIDES.forEach((side, i) => {
@@ -298,11 +307,17 @@ async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> =
     results.forEach((res, i) => {
       if (res.exitCode === 0) digests[SIDES[i]] = res.digest;
     });
-    if (results.every((res) => res.unchanged && res.exitCode === 0)) return { lines: null, digests };
-    const lines = (i: number) => results[i].read().toString('latin1').split('\n');
-    return { lines: { initiator: lines(0), target: lines(1) }, digests };
-  } finally {
-    for (const res of results) res.done();
+    const asBefore = (i: number) => results[i].unchanged && results[i].exitCode === 0;
+    return {
+      unchanged: asBefore(0) && asBefore(1),
+      asBefore: { initiator: asBefore(0), target: asBefore(1) },
+      lines: (side) => results[SIDES.indexOf(side)].read().toString('latin1').split('\n'),
+      digests,
+      done,
+    };
+  } catch (e) {
+    done();
+    throw e;
   }
 }
 
@@ -313,52 +328,55 @@ interface Detected {
   same: Split['same'];
 }
 
-/** The last run's state as the split reads it, and the initiator's lines indexed. */
-interface BaseRead {
-  lines: Record<Side, string[] | null>;
-  initiatorPaths?: string[];
-  index?: Map<string, number>;
-}
-
-function readBase(state: StateDir): BaseRead {
-  const read = state.readBothBaseLines();
-  return { ...read, index: read.lines.initiator && read.lines.target ? indexLines(read.lines.initiator) : undefined };
-}
+/** The last run's state as the split reads it. */
+type BaseRead = ReturnType<StateDir['readBothBaseLines']>;
 
 /** Listings and the last run's state, as the planner needs them: what is listed exactly as
  *  before on both replicas is set aside unparsed (lib/detect/unchanged.ts), the rest parsed. */
-function detect(ctx: SyncContext, state: StateDir, lines: Record<Side, string[]>, early?: BaseRead): Detected {
+function detect(ctx: SyncContext, state: StateDir, listed: Listed, early?: BaseRead): Detected {
   const { config } = ctx;
   const none: Split['same'] = { lines: [], paths: [], files: 0 };
+  const parseBoth = () => ({ initiator: parseItemLines(listed.lines('initiator')), target: parseItemLines(listed.lines('target')) });
   if (config.syncType !== 'bidirectional') {
-    return { now: { initiator: parseItemLines(lines.initiator), target: parseItemLines(lines.target) }, base: { initiator: null, target: null }, same: none };
+    return { now: parseBoth(), base: { initiator: null, target: null }, same: none };
   }
-  const { lines: baseLines, initiatorPaths, index } = early ?? readBase(state);
+  const { lines: baseLines, initiatorPaths } = early ?? state.readBothBaseLines();
   // CHECKSUM looks at content that keeps size and mtime: every path goes to the planner.
   if (config.checksum || !baseLines.initiator || !baseLines.target) {
     const base = (s: Side) => (baseLines[s] ? parseBaseLines(baseLines[s]!) : state.readBase(s));
-    return {
-      now: { initiator: parseItemLines(lines.initiator), target: parseItemLines(lines.target) },
-      base: { initiator: base('initiator'), target: base('target') },
-      same: none,
-    };
+    return { now: parseBoth(), base: { initiator: base('initiator'), target: base('target') }, same: none };
   }
-  const split = splitUnchanged({ now: lines, base: { initiator: baseLines.initiator, target: baseLines.target }, basePaths: initiatorPaths }, index);
+  // A replica listed as before (the other changed) is not even read: its lines are its state's.
+  const now = (s: Side) => (listed.asBefore[s] ? null : listed.lines(s));
+  const split = splitUnchanged({ now: { initiator: now('initiator'), target: now('target') }, base: { initiator: baseLines.initiator, target: baseLines.target }, basePaths: initiatorPaths });
   const baseI = parseBaseLines(split.rest.base.initiator);
   // The same state on both sides (after a settled run) is parsed once; the planner only reads it.
   const baseT = split.rest.base.target === split.rest.base.initiator ? baseI : parseBaseLines(split.rest.base.target);
+  // A replica listed as its state: its rest entries are its rest state's, already parsed.
+  const nowOf = (s: Side, base: BaseListing) => (split.rest.now[s] === split.rest.base[s] ? listedEntries(base) : parseItemLines(split.rest.now[s]));
   return {
-    now: { initiator: parseItemLines(split.rest.now.initiator), target: parseItemLines(split.rest.now.target) },
+    now: { initiator: nowOf('initiator', baseI), target: nowOf('target', baseT) },
     base: { initiator: baseI, target: baseT },
     same: split.same,
   };
 }
 
+/** State entries read from listing lines as a listing (entries are never changed: shared). */
+function listedEntries(base: BaseListing): Listing {
+  const out: Listing = new Map();
+  for (const [p, e] of base) if (e) out.set(p, e);
+  return out;
+}
+
 async function initialize(ctx: SyncContext, state: StateDir, identities: Record<Side, string | null>): Promise<void> {
   ctx.log.notice('Initializing initiator and target file lists.');
-  const { lines } = await listBoth(ctx);
-  if (ctx.flags.dry || !lines) return;
-  for (const s of SIDES) state.writeAfter(s, parseItemLines(lines[s]));
+  const listed = await listBoth(ctx);
+  try {
+    if (ctx.flags.dry) return;
+    for (const s of SIDES) state.writeAfter(s, parseItemLines(listed.lines(s)));
+  } finally {
+    listed.done();
+  }
   for (const s of SIDES) if (identities[s]) state.writeIdentity(s, identities[s]!);
 }
 
@@ -400,16 +418,23 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   // ones the last settled run recorded, nothing changed and nothing is parsed.
   // (Not with CHECKSUM: content changes that keep size and mtime must be looked for.)
   const known = bidirectional && !config.checksum ? { initiator: state.readDigest('initiator'), target: state.readDigest('target') } : {};
-  // As soon as one listing shows a change, the state is read and indexed, while the
+  // As soon as one listing shows a change, the state is read, while the
   // other listing may still run (a run with nothing to do never reads it).
   let early: BaseRead | undefined;
-  const readEarly = bidirectional && !config.checksum ? () => void (early ??= readBase(state)) : undefined;
+  const readEarly = bidirectional && !config.checksum ? () => void (early ??= state.readBothBaseLines()) : undefined;
   const listed = await listBoth(ctx, known, readEarly);
-  const unchanged = listed.lines === null;
+  const unchanged = listed.unchanged;
   if (unchanged) log.verbose('Both replicas list exactly as at the last settled run: nothing changed.');
-  const { now, base, same }: Detected = listed.lines
-    ? detect(ctx, state, listed.lines, early)
-    : { now: { initiator: new Map(), target: new Map() }, base: { initiator: null, target: null }, same: { lines: [], paths: [], files: 0 } };
+  else for (const s of SIDES) if (listed.asBefore[s]) log.verbose(`The ${s} replica lists exactly as at the last settled run: only the other one changed.`);
+  let detected: Detected;
+  try {
+    detected = unchanged
+      ? { now: { initiator: new Map(), target: new Map() }, base: { initiator: null, target: null }, same: { lines: [], paths: [], files: 0 } }
+      : detect(ctx, state, listed, early);
+  } finally {
+    listed.done();
+  }
+  const { now, base, same } = detected;
   if (same.paths.length) log.verbose(`${same.paths.length} paths list exactly as at the last run on both replicas; the other paths are compared one by one.`);
   stopIfAsked(ctx);
 
@@ -446,7 +471,12 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
     restoreFiles(saved);
     throw e;
   }
-  if (bidirectional && !unchanged) for (const s of SIDES) state.writeList(state.name(s, 'tree-current'), mergeSorted([...now[s].keys()].sort(byBytes), same.paths));
+  if (bidirectional && !unchanged) {
+    for (const s of SIDES) {
+      if (listed.asBefore[s]) state.writeCurrentAsAfter(s);
+      else state.writeList(state.name(s, 'tree-current'), mergeSorted([...now[s].keys()].sort(byBytes), same.paths));
+    }
+  }
   // A run that found nothing changed applies nothing: its marker goes from replica-tree
   // straight to synced (a run killed in between resumes from replica-tree, as any).
   if (bidirectional && !unchanged) mark(state, 'deleted-list');

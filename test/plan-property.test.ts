@@ -16,7 +16,7 @@ import fc from 'fast-check';
 import type { Side } from '../lib/config/types.js';
 import { itemLine, parseItemLines, type Entry, type Listing } from '../lib/detect/parse-listing.js';
 import { splitUnchanged } from '../lib/detect/unchanged.js';
-import { metaLine, parseBaseLines } from '../lib/state/files.js';
+import { byBytes, metaLine, parseBaseLines } from '../lib/state/files.js';
 import {
   ancestors,
   expectedAfter,
@@ -314,7 +314,18 @@ function checkSplitPlansTheSame(input: PlanInput): void {
     now: { initiator: parseItemLines(lines.now.initiator), target: parseItemLines(lines.now.target) },
     policy,
   };
-  const split = splitUnchanged(lines);
+  // Also split as a real run does: the initiator's state in path order with its paths given
+  // (osync's list beside it), and a replica whose listing is exactly its state's lines
+  // (its digest matched) given as null.
+  const order = [...base.initiator.keys()].map((p, k) => ({ p, line: lines.base.initiator[k] })).sort((x, y) => byBytes(x.p, y.p));
+  const inOrder = { now: lines.now, base: { ...lines.base, initiator: order.map((x) => x.line) }, basePaths: order.map((x) => x.p) };
+  const sameSet = (a: string[], b: string[]) => a.length === b.length && [...a].sort().join('\n') === [...b].sort().join('\n');
+  const asState = (s: Side) => (sameSet(lines.now[s], lines.base[s].filter((l) => !/^[PU] /.test(l))) ? [{ ...inOrder, now: { ...lines.now, [s]: null } }] : []);
+  for (const split of [lines, inOrder, ...asState('initiator'), ...asState('target')].map((x) => splitUnchanged(x))) checkSplit(input, whole, split);
+}
+
+function checkSplit(input: PlanInput, whole: PlanInput, split: ReturnType<typeof splitUnchanged>): void {
+  const { policy } = input;
   const part: PlanInput = {
     base: { initiator: parseBaseLines(split.rest.base.initiator), target: parseBaseLines(split.rest.base.target) },
     now: { initiator: parseItemLines(split.rest.now.initiator), target: parseItemLines(split.rest.now.target) },

@@ -2,7 +2,7 @@
 // byte, in all four lists (both listings now, both states from the last run).
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { indexLines, splitUnchanged, type LineSets } from '../lib/detect/unchanged.js';
+import { splitUnchanged, type LineSets } from '../lib/detect/unchanged.js';
 import { mergeSorted } from '../lib/state/files.js';
 
 const f = (name: string, size = 10, uid = 0) => `>f+++++++++ rw-r--r-- ${uid} 0 ${size} 2024/01/02-03:04:05 ${name}`;
@@ -78,11 +78,48 @@ describe('splitUnchanged', () => {
     }
   });
 
-  test('an index of the initiator state built beforehand (while a listing runs) splits the same', () => {
-    const change = (l: string[]) => l.filter((x) => x !== f('dir/b'));
-    for (const c of [{}, { ni: change }, { bt: change }] as const) {
-      const input = sets(all, c);
-      assert.deepEqual(splitUnchanged(input, indexLines(input.base.initiator)), splitUnchanged(input));
+  test('with the state\'s paths, a listing in another order, with changes, splits as without them', () => {
+    // rsync lists a directory's files before its subdirectories; the state is in path order.
+    const names = ['a', 'a/b', 'a/b/c', 'a/d', 'a-b', 'a.b', 'b', 'b/x', 'b y', 'c'].sort();
+    const base = names.map((n) => (n.includes('b/') || n === 'a/d' || n === 'c' || n === 'b y' ? f(n) : d(n)));
+    const paths = [...names];
+    const rsyncOrder = (l: string[]) => [...l].sort((x, y) => Number(x.startsWith('cd')) - Number(y.startsWith('cd')) || (x < y ? 1 : -1));
+    const variants = [
+      (l: string[]) => l,
+      rsyncOrder,
+      (l: string[]) => rsyncOrder(l.filter((x) => x !== f('a/b/c'))),
+      (l: string[]) => rsyncOrder(l.map((x) => (x === f('b/x') ? f('b/x', 99) : x))).concat([f('new')]),
+    ];
+    for (const ni of variants) {
+      for (const nt of variants) {
+        const input: LineSets = { now: { initiator: ni(base), target: nt(base) }, base: { initiator: base, target: [...base].reverse() } };
+        assert.deepEqual(splitUnchanged({ ...input, basePaths: paths }), splitUnchanged(input));
+      }
+    }
+  });
+
+  test('a replica listed as its state (null) splits as a listing of its state\'s lines does', () => {
+    const state = [...all.slice(0, 3), `U ${f('z z')}`, 'P gone'];
+    const change = (l: string[]) => l.filter((x) => x !== f('dir/b')).concat([f('new')]);
+    for (const side of ['initiator', 'target'] as const) {
+      for (const shared of [true, false]) {
+        const other = side === 'initiator' ? 'target' : 'initiator';
+        const bt = shared ? state : [...state];
+        const listing = (side === 'initiator' ? state : bt).filter((x) => !/^[PU] /.test(x));
+        const withListing: LineSets = { now: { [side]: [root, ...listing], [other]: change(all) } as LineSets['now'], base: { initiator: state, target: bt } };
+        const asState: LineSets = { ...withListing, now: { ...withListing.now, [side]: null } };
+        const a = splitUnchanged(withListing);
+        const b = splitUnchanged(asState);
+        assert.deepEqual(b.same, a.same, `${side} shared=${shared}`);
+        assert.deepEqual(b.rest.base, a.rest.base);
+        assert.deepEqual(b.rest.now[other], a.rest.now[other]);
+        assert.deepEqual(b.rest.now[side], a.rest.now[side].filter((x) => x !== root), 'the root line is not tracked: the parser drops it anyway');
+        assert.ok(b.same.paths.includes('dir/a') && !b.same.paths.includes('dir/b'));
+      }
+      // A state of listing lines only: the rest listed is the rest state itself (parsed once).
+      const plain = splitUnchanged({ now: { [side]: null, [side === 'initiator' ? 'target' : 'initiator']: change(all) } as LineSets['now'], base: { initiator: all, target: all } });
+      assert.equal(plain.rest.now[side], plain.rest.base[side]);
+      assert.deepEqual(plain.rest.now[side], [f('dir/b')]);
     }
   });
 

@@ -11,7 +11,10 @@ import type { Side } from '../config/types.js';
 import { itemLinePath } from './parse-listing.js';
 
 export interface LineSets {
-  now: Record<Side, string[]>;
+  /** Each replica's listing lines; null for a replica whose listing is byte for byte the
+   *  one its state was written from (a settled run stored its digest): then its listed
+   *  lines are its state's lines, and its listing need not even be read. */
+  now: Record<Side, string[] | null>;
   base: Record<Side, string[]>;
   /** The path of each line of base.initiator, in order, when known (osync's tree-after
    *  list beside the state is exactly that); otherwise read from the lines. */
@@ -21,8 +24,9 @@ export interface LineSets {
 export interface Split {
   /** The lines listed identically everywhere, and the path each names, by path. */
   same: { lines: string[]; paths: string[]; files: number };
-  /** Every other line, to be parsed and planned. */
-  rest: LineSets;
+  /** Every other line, to be parsed and planned. A replica's rest listing that is its rest
+   *  state's array itself (the replica lists as its state) holds the same entries. */
+  rest: { now: Record<Side, string[]>; base: Record<Side, string[]> };
 }
 
 // Bits of `seen`: the initiator's state line is also in this list.
@@ -31,27 +35,25 @@ const IN_NOW_TARGET = 2;
 const IN_BASE_TARGET = 4;
 const EVERYWHERE = 7;
 
-/** Each line of the initiator's state → its index (for splitUnchanged; it can be built
- *  while a listing still runs). */
-export function indexLines(lines: string[]): Map<string, number> {
-  const at = new Map<string, number>();
-  for (let k = 0; k < lines.length; k++) at.set(lines[k], k);
-  return at;
-}
-
-export function splitUnchanged(input: LineSets, at = indexLines(input.base.initiator)): Split {
-  // Every line of the initiator's state, by content; each other list's lines looked up
-  // in it. No line is parsed or even cut to its path on the way: a line names its path.
+export function splitUnchanged(input: LineSets): Split {
+  // Each other list's lines are looked up in the initiator's state. No line is parsed on
+  // the way (a line names its path); only a line out of step with the state is cut to
+  // its path, to find it there (see locator).
   const { now, base } = input;
   const bi = base.initiator;
-  const seen = new Uint8Array(bi.length);
-  const inNowI = lookUp(at, now.initiator, seen, IN_NOW_INITIATOR);
-  const inNowT = lookUp(at, now.target, seen, IN_NOW_TARGET);
-  // Both states are usually the same text, then one array (StateDir.readBothBaseLines).
-  const inBaseT = base.target === bi ? null : lookUp(at, base.target, seen, IN_BASE_TARGET);
-  if (!inBaseT) for (let k = 0; k < seen.length; k++) seen[k] |= IN_BASE_TARGET;
-
   const known = input.basePaths?.length === bi.length ? input.basePaths : null;
+  const locate = locator(bi, known);
+  const seen = new Uint8Array(bi.length);
+  const inNowI = now.initiator ? lookUp(locate, now.initiator, seen, IN_NOW_INITIATOR) : null;
+  const inNowT = now.target ? lookUp(locate, now.target, seen, IN_NOW_TARGET) : null;
+  // Both states are usually the same text, then one array (StateDir.readBothBaseLines).
+  const inBaseT = base.target === bi ? null : lookUp(locate, base.target, seen, IN_BASE_TARGET);
+  // A replica listed as its state lists every listing line of its state; of the initiator's
+  // state lines, those are the ones also in that replica's state (IN_BASE_TARGET for the
+  // target: ANDed by EVERYWHERE). A "U "/"P " line is in no listing, so never set aside.
+  const everyLine = (inBaseT ? 0 : IN_BASE_TARGET) | (now.initiator ? 0 : IN_NOW_INITIATOR) | (now.target ? 0 : IN_NOW_TARGET);
+  if (everyLine) for (let k = 0; k < seen.length; k++) seen[k] |= everyLine;
+
   const lines: string[] = [];
   const paths: string[] = [];
   const restBaseI: string[] = [];
@@ -72,26 +74,69 @@ export function splitUnchanged(input: LineSets, at = indexLines(input.base.initi
   }
   const rest = (list: string[], idx: Int32Array) => list.filter((_, i) => idx[i] < 0 || seen[idx[i]] !== EVERYWHERE);
   const same = sorted ? { lines, paths, files } : byPath(lines, paths, files);
+  // One state read for both sides: one rest for both (read, never changed).
+  const restBaseT = inBaseT ? rest(base.target, inBaseT) : restBaseI;
+  // A replica listed as its state: the rest of its state, less what no listing holds (the
+  // same array when that is nothing: then its entries are parsed once, see Split).
+  const restNow = (list: string[] | null, idx: Int32Array | null, asBase: string[]) =>
+    list && idx ? rest(list, idx) : asBase.every(isListingLine) ? asBase : asBase.filter(isListingLine);
   return {
     same,
     rest: {
-      now: { initiator: rest(now.initiator, inNowI), target: rest(now.target, inNowT) },
-      // One state read for both sides: one rest for both (read, never changed).
-      base: { initiator: restBaseI, target: inBaseT ? rest(base.target, inBaseT) : restBaseI },
+      now: { initiator: restNow(now.initiator, inNowI, restBaseI), target: restNow(now.target, inNowT, restBaseT) },
+      base: { initiator: restBaseI, target: restBaseT },
     },
+  };
+}
+
+/** A state line that is a listing line as listed (not "U …" or "P …", see metaLine). */
+function isListingLine(line: string): boolean {
+  return !(line[1] === ' ' && (line[0] === 'P' || line[0] === 'U'));
+}
+
+/** Where a line is in the initiator's state: its index there, or -1. `next` is where the
+ *  line after the last one found is: a list in the state's order is found line by line. */
+type Locate = (line: string, next: number) => number;
+
+function locator(bi: string[], paths: string[] | null): Locate {
+  if (!paths) {
+    const at = new Map<string, number>();
+    for (let k = 0; k < bi.length; k++) at.set(bi[k], k);
+    return (line) => at.get(line) ?? -1;
+  }
+  // The state is in path order (osync's tree list beside it is), a listing in rsync's
+  // (a directory's files, then its subdirectories): in step but for a jump or two per
+  // directory, and a few lines skipped where paths are gone. A line further out of step is
+  // found by its path; if the paths were not in order it may not be, and then only goes
+  // to the planner with its path's other lines.
+  return (line, next) => {
+    // A few lines ahead: lines gone from the list since the state was written.
+    for (let k = next; k < next + 4; k++) if (bi[k] === line) return k;
+    const p = statePath(line);
+    if (p === null) return -1;
+    let lo = 0;
+    let hi = paths.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (paths[mid] < p) lo = mid + 1;
+      else if (paths[mid] > p) hi = mid - 1;
+      else return bi[mid] === line ? mid : -1;
+    }
+    return -1;
   };
 }
 
 /** For each line of `list`, the index of the same line in the initiator's state (-1: none),
  *  marking that state line as found in `list`. */
-function lookUp(at: Map<string, number>, list: string[], seen: Uint8Array, bit: number): Int32Array {
+function lookUp(locate: Locate, list: string[], seen: Uint8Array, bit: number): Int32Array {
   const idx = new Int32Array(list.length);
+  let next = 0;
   for (let i = 0; i < list.length; i++) {
-    const k = at.get(list[i]);
-    if (k === undefined) idx[i] = -1;
-    else {
-      idx[i] = k;
+    const k = locate(list[i], next);
+    idx[i] = k;
+    if (k >= 0) {
       seen[k] |= bit;
+      next = k + 1;
     }
   }
   return idx;

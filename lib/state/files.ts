@@ -105,6 +105,15 @@ export class StateDir {
     writeAtomic(file, paths.length ? paths.join('\n') + '\n' : '', durable);
   }
 
+  /** osync's current list of a replica that lists as its state (its digest matched): the
+   *  paths of its after list, which a settled run wrote from that very listing. */
+  writeCurrentAsAfter(side: Side): void {
+    const file = this.name(side, 'tree-current');
+    const tmp = `${file}.tmp-${process.pid}`;
+    fs.copyFileSync(this.name(side, 'tree-after', false), tmp);
+    fs.renameSync(tmp, file);
+  }
+
   readList(file: string): string[] | null {
     const text = readLatin1(file);
     if (text === null) return null;

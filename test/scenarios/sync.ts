@@ -247,6 +247,35 @@ export function syncScenarios(kind: 'local' | 'remote'): void {
       assert.equal(read(path.join(p.b, '.osync_workdir/deleted/plain')), 'p2');
     });
 
+    for (const changed of ['a', 'b'] as const) {
+      test(`only the ${changed === 'a' ? 'initiator' : 'target'} changed since a settled run: the other is taken as its state; osync's current lists`, async () => {
+        const p = pair();
+        writeTree(p.a, { 'd/x': 'x', 'd/y': 'y', 'd/sub/z': 'z', top: 't', 'd/sub/w': 'w' }, { mtime: T0 });
+        await sync(p);
+        await sync(p); // settled: both listings' digests recorded
+        const side = changed === 'a' ? p.a : p.b;
+        fs.rmSync(path.join(side, 'd/y'));
+        fs.rmSync(path.join(side, 'd/sub'), { recursive: true });
+        writeTree(side, { top: 'T', 'd/new': 'n' }, { mtime: T1 });
+        const r = await sync(p, ['--verbose']);
+        const other = changed === 'a' ? 'target' : 'initiator';
+        assert.match(r.log, new RegExp(`The ${other} replica lists exactly as at the last settled run`));
+        const want = { d: '<dir>', 'd/new': 'n', 'd/x': 'x', top: 'T' };
+        assert.deepEqual(readTree(p.a), want);
+        assert.deepEqual(readTree(p.b), want);
+        const trash = changed === 'a' ? p.b : p.a;
+        assert.deepEqual(workTree(trash, 'deleted'), { d: '<dir>', 'd/sub': '<dir>', 'd/sub/w': 'w', 'd/sub/z': 'z', 'd/y': 'y' });
+        // osync's current lists: what each replica listed before this run changed anything.
+        const before = 'd\nd/sub\nd/sub/w\nd/sub/z\nd/x\nd/y\ntop\n';
+        const current = (s: string) => read(path.join(p.state, `${s}-tree-current-${ID}`));
+        assert.equal(current(other), before);
+        assert.equal(current(other === 'target' ? 'initiator' : 'target'), 'd\nd/new\nd/x\ntop\n');
+        const again = await sync(p, ['--summary']);
+        assert.deepEqual(summaryBlock(again), ['Initiator has 0 updates.', 'Target has 0 updates.', 'Initiator has 0 deletions.', 'Target has 0 deletions.']);
+        assert.deepEqual(readTree(p.a), want);
+      });
+    }
+
     test('a deleted empty directory is soft-deleted too (moved into the trash, as osync does)', async () => {
       const p = pair();
       writeTree(p.a, { 'emptydir/': null, keep: 'k' }, { mtime: T0 });

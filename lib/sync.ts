@@ -425,7 +425,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   const listed = await listBoth(ctx, known, readEarly);
   const unchanged = listed.unchanged;
   if (unchanged) log.verbose('Both replicas list exactly as at the last settled run: nothing changed.');
-  else for (const s of SIDES) if (listed.asBefore[s]) log.verbose(`The ${s} replica lists exactly as at the last settled run: only the other one changed.`);
+  else for (const s of SIDES) if (listed.asBefore[s]) log.verbose(`The ${s} replica lists exactly as the last run left it: only the other one changed.`);
   let detected: Detected;
   try {
     detected = unchanged
@@ -539,10 +539,15 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   if (!flags.dry && bidirectional && !plan.settled) {
     // A copy whose source vanished is recorded as not done, so the next run sees the
     // deletion (or whatever happened) afresh instead of taking the old copy for current.
-    const after = expectedAfter(input, plan.actions, new Set([...failed, ...transfers.vanished]));
-    state.writeAfter('initiator', after.initiator, '-', same);
+    const notDone = new Set([...failed, ...transfers.vanished]);
+    const after = expectedAfter(input, plan.actions, notDone);
+    // A replica that no action touched holds what it listed: its listing's digest goes
+    // with its state, and the next run need not even read it if it lists the same again.
+    const touched = (s: Side) => notDone.size > 0 || plan.actions.some((a) => (a.kind === 'copy' && a.to === s) || (a.kind === 'delete' && a.on === s));
+    const digest = (s: Side) => (touched(s) ? '-' : listed.digests[s] ?? '-');
+    state.writeAfter('initiator', after.initiator, digest('initiator'), same);
     testPoint('commit-half');
-    state.writeAfter('target', after.target, '-', same);
+    state.writeAfter('target', after.target, digest('target'), same);
   }
   stopIfAsked(ctx);
   if (failed.size) {

@@ -259,7 +259,7 @@ export function syncScenarios(kind: 'local' | 'remote'): void {
         writeTree(side, { top: 'T', 'd/new': 'n' }, { mtime: T1 });
         const r = await sync(p, ['--verbose']);
         const other = changed === 'a' ? 'target' : 'initiator';
-        assert.match(r.log, new RegExp(`The ${other} replica lists exactly as at the last settled run`));
+        assert.match(r.log, new RegExp(`The ${other} replica lists exactly as the last run left it`));
         const want = { d: '<dir>', 'd/new': 'n', 'd/x': 'x', top: 'T' };
         assert.deepEqual(readTree(p.a), want);
         assert.deepEqual(readTree(p.b), want);
@@ -270,11 +270,38 @@ export function syncScenarios(kind: 'local' | 'remote'): void {
         const current = (s: string) => read(path.join(p.state, `${s}-tree-current-${ID}`));
         assert.equal(current(other), before);
         assert.equal(current(other === 'target' ? 'initiator' : 'target'), 'd\nd/new\nd/x\ntop\n');
-        const again = await sync(p, ['--summary']);
+        // The changed replica received nothing: the next run takes its state for its listing.
+        const again = await sync(p, ['--summary', '--verbose']);
+        assert.match(again.log, new RegExp(`The ${other === 'target' ? 'initiator' : 'target'} replica lists exactly as the last run left it`));
         assert.deepEqual(summaryBlock(again), ['Initiator has 0 updates.', 'Target has 0 updates.', 'Initiator has 0 deletions.', 'Target has 0 deletions.']);
         assert.deepEqual(readTree(p.a), want);
+        // ... and then changes on it are found as on any replica.
+        writeTree(side, { 'd/x': 'X2' }, { mtime: T2 });
+        fs.rmSync(path.join(side, 'd/new'));
+        await sync(p);
+        assert.deepEqual(readTree(changed === 'a' ? p.b : p.a), { d: '<dir>', 'd/x': 'X2', top: 'T' });
       });
     }
+
+    test('a replica that received changes is listed afresh next run, even if it then lists as before them', async () => {
+      const p = pair();
+      writeTree(p.a, { 'd/x': 'x' }, { mtime: T0 });
+      await sync(p);
+      await sync(p); // settled: both digests recorded
+      const dirTimes = (root: string) => ['', 'd'].map((d) => fs.statSync(path.join(root, d)).mtime);
+      const before = dirTimes(p.b);
+      writeTree(p.a, { 'd/f': 'new' }, { mtime: T1 });
+      await sync(p);
+      assert.equal(read(path.join(p.b, 'd/f')), 'new');
+      // Someone removes the copy again and puts the directory times back: the target lists
+      // byte for byte as before that run. Its state (with d/f) must not stand for it.
+      fs.rmSync(path.join(p.b, 'd/f'));
+      ['', 'd'].forEach((d, i) => fs.utimesSync(path.join(p.b, d), before[i], before[i]));
+      const r = await sync(p, ['--verbose']);
+      assert.doesNotMatch(r.log, /The target replica lists exactly as the last run left it/);
+      assert.ok(!exists(path.join(p.a, 'd/f')), 'the deletion on the target is propagated');
+      assert.equal(read(path.join(p.a, '.osync_workdir/deleted/d/f')), 'new');
+    });
 
     test('a deleted empty directory is soft-deleted too (moved into the trash, as osync does)', async () => {
       const p = pair();

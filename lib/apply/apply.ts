@@ -124,17 +124,24 @@ function moveLocally(r: Replica, into: 'deleted', group: Delete[]): Delete[] {
   // Trash directories made by this run (true) or found there (false).
   const made = new Map<string, boolean>();
   const trash = `${r.workDir}/${into}`;
+  // A directory whose parent this run made is new: one mkdir, nothing to look up first.
+  const makeDir = (dir: string): boolean => {
+    let fresh = made.get(dir);
+    if (fresh !== undefined) return fresh;
+    const up = dir.slice(0, dir.lastIndexOf('/'));
+    if (dir.length > trash.length && made.get(up) === undefined) makeDir(up);
+    if (made.get(up)) {
+      fs.mkdirSync(Buffer.from(dir, 'latin1'));
+      fresh = true;
+    } else fresh = fs.mkdirSync(Buffer.from(dir, 'latin1'), { recursive: true }) !== undefined;
+    made.set(dir, fresh);
+    return fresh;
+  };
   for (const d of group) {
     const rel = decodeRendered(d.path);
     const dest = `${trash}/${rel}`;
     try {
-      const parent = dest.slice(0, dest.lastIndexOf('/'));
-      let fresh = made.get(parent);
-      if (fresh === undefined) {
-        // The first directory it had to make, if any: then `parent` is new.
-        fresh = fs.mkdirSync(Buffer.from(parent, 'latin1'), { recursive: true }) !== undefined;
-        made.set(parent, fresh);
-      }
+      const fresh = makeDir(dest.slice(0, dest.lastIndexOf('/')));
       // makeRoom has moved any earlier item at `dest` aside: never rename over one. (In a
       // directory this run made there is nothing of before, and this run's items differ.)
       if (!fresh && lstatRaw(dest)) throw new Error('taken');

@@ -80,7 +80,6 @@ export function lstatRaw(rawPath: string): fs.Stats | undefined {
  *  none at all when the trash does not exist yet. */
 function probeLocally(trash: string, probe: Set<string>): Map<string, Entry> {
   const found = new Map<string, Entry>();
-  if (!fs.existsSync(trash)) return found;
   for (const p of probe) {
     const st = lstatRaw(`${trash}/${decodeRendered(p)}`);
     if (!st) continue;
@@ -99,7 +98,8 @@ function probeLocally(trash: string, probe: Set<string>): Map<string, Entry> {
  */
 export async function makeRoom(runner: Runner, log: Logger, config: Config, r: Replica, into: TrashKind, paths: string[]): Promise<Map<string, string>> {
   const renames = new Map<string, string>();
-  if (!paths.length) return renames;
+  // No trash yet on a local replica (the usual case after a purge): nothing in the way.
+  if (!paths.length || (!r.remote && !fs.existsSync(`${r.workDir}/${into}`))) return renames;
   const probe = new Set<string>();
   for (const p of paths) {
     probe.add(p);

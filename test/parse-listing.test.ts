@@ -335,6 +335,18 @@ describe('the dry-run listing osync-ts uses (lib/proc/rsync.ts LISTING_FORMAT)',
         both = state.readBothBaseLines();
         assert.equal(both.lines.initiator, both.lines.target);
         assert.equal(both.lines.initiator!.length, sorted.length);
+        // The other side next with the same paths (merged once for both) but another entry;
+        // then as many paths, one of them another: each list and entry as given.
+        const key = sorted.find((k) => base.get(k))!;
+        const other: BaseListing = new Map(base);
+        other.set(key, { ...base.get(key)!, size: 424242 });
+        state.writeAfter('initiator', other);
+        assert.equal(fs.readFileSync(state.name('initiator', 'tree-after'), 'latin1'), sorted.join('\n') + '\n');
+        assert.deepEqual(state.readBase('initiator')!.get(key), other.get(key));
+        const renamed: BaseListing = new Map([...base].map(([k, e], i) => [i === 0 ? `${k}-renamed` : k, i === 0 && e ? { ...e } : e]));
+        state.writeAfter('initiator', renamed);
+        assert.equal(fs.readFileSync(state.name('initiator', 'tree-after'), 'latin1'), [...renamed.keys()].sort(compareBytes).join('\n') + '\n');
+        assert.deepEqual([...state.readBase('initiator')!.keys()].sort(compareBytes), [...renamed.keys()].sort(compareBytes));
         // osync.sh rewrote its list: the metadata no longer describes it and is not used.
         fs.appendFileSync(state.name('initiator', 'tree-after'), 'extra\n');
         both = state.readBothBaseLines();

@@ -215,16 +215,29 @@ export class StateDir {
    *  with the list's size and mtime (if osync.sh rewrites the list, they no longer
    *  match) and, when the replica holds exactly this listing, the listing's digest. */
   writeAfter(side: Side, listing: BaseListing, digest = '-', same: SameLines = NO_SAME_LINES): void {
-    // Paths listed unchanged everywhere (lib/detect/unchanged.ts) keep their line as is;
-    // they come sorted, so only the others are sorted, then the two merged.
-    const paths = mergeSorted([...listing.keys()].sort(byBytes), same.paths);
+    const { paths, text } = this.afterPaths(listing, same);
     let j = 0;
     const lines = paths.map((p) => (same.paths[j] === p ? same.lines[j++] : metaLine(p, listing.get(p) ?? null)));
     const listFile = this.name(side, 'tree-after');
-    this.writeList(listFile, paths, true);
+    writeAtomic(listFile, text, true);
     const st = fs.statSync(listFile);
     lines.unshift(`${META_MAGIC} ${st.size} ${st.mtimeMs} ${digest}`);
     writeAtomic(this.metaFile(side), lines.join('\n') + '\n', true);
+  }
+
+  /** The after list's paths, and osync's text of them, of the last writeAfter: the two
+   *  replicas usually end a run with the same paths, then they are merged once. */
+  private lastAfter?: { keys: string[]; same: SameLines; paths: string[]; text: string };
+
+  private afterPaths(listing: BaseListing, same: SameLines): { paths: string[]; text: string } {
+    // Paths listed unchanged everywhere (lib/detect/unchanged.ts) keep their line as is;
+    // they come sorted, so only the others are sorted, then the two merged.
+    const keys = [...listing.keys()].sort(byBytes);
+    const last = this.lastAfter;
+    if (last && last.same === same && last.keys.length === keys.length && last.keys.every((k, i) => k === keys[i])) return last;
+    const paths = mergeSorted(keys, same.paths);
+    this.lastAfter = { keys, same, paths, text: paths.length ? paths.join('\n') + '\n' : '' };
+    return this.lastAfter;
   }
 
   remove(file: string): void {

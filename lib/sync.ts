@@ -257,7 +257,7 @@ function phaseTimes(ctx: SyncContext): string {
 }
 
 interface Listed {
-  /** Neither replica changed since the last settled run (listings not parsed). */
+  /** Both replicas list as the last run left them (listings not read). */
   unchanged: boolean;
   /** Replicas listed byte for byte as when their state was written (digest matched). */
   asBefore: Record<Side, boolean>;
@@ -269,7 +269,7 @@ interface Listed {
   done(): void;
 }
 
-/** List both replicas at once. With `known` digests (from the last settled run), an
+/** List both replicas at once. With `known` digests (stored with the state), an
  *  unchanged listing is recognised without reading, splitting or parsing it. */
 async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> = {}, onChange?: () => void): Promise<Listed> {
   const { runner, log, config, replicas } = ctx;
@@ -415,7 +415,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   decideResume(ctx, state);
   mark(state, 'replica-tree');
   // Fast path for the common cron case: when both listings are byte-identical to the
-  // ones the last settled run recorded, nothing changed and nothing is parsed.
+  // ones recorded with the state, nothing changed and nothing is parsed.
   // (Not with CHECKSUM: content changes that keep size and mtime must be looked for.)
   const known = bidirectional && !config.checksum ? { initiator: state.readDigest('initiator'), target: state.readDigest('target') } : {};
   // As soon as one listing shows a change, the state is read, while the
@@ -424,7 +424,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   const readEarly = bidirectional && !config.checksum ? () => void (early ??= state.readBothBaseLines()) : undefined;
   const listed = await listBoth(ctx, known, readEarly);
   const unchanged = listed.unchanged;
-  if (unchanged) log.verbose('Both replicas list exactly as at the last settled run: nothing changed.');
+  if (unchanged) log.verbose('Both replicas list exactly as the last run left them: nothing changed.');
   else for (const s of SIDES) if (listed.asBefore[s]) log.verbose(`The ${s} replica lists exactly as the last run left it: only the other one changed.`);
   let detected: Detected;
   try {

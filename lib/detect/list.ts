@@ -1,6 +1,6 @@
 // List a replica with rsync (a dry run into an empty directory, see listingArgv). A digest of
 // it (with the exact rsync argv) is kept: when a replica's listing is byte-identical to
-// the one the last settled run saw, nothing on it has changed and it is not parsed.
+// the one the last run left it with, nothing on it has changed and it is not parsed.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,7 +15,7 @@ export interface ListResult {
   read(): Buffer;
   /** Remove the listing's temporary files (read() is no longer possible). */
   done(): void;
-  /** The listing's digest equals `knownDigest`: the replica lists as at the last settled run. */
+  /** The listing's digest equals `knownDigest`: the replica lists as the last run left it. */
   unchanged: boolean;
   digest: string;
   exitCode: number;

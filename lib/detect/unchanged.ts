@@ -12,7 +12,7 @@ import { itemLinePath } from './parse-listing.js';
 
 export interface LineSets {
   /** Each replica's listing lines; null for a replica whose listing is byte for byte the
-   *  one its state was written from (a settled run stored its digest): then its listed
+   *  one its state was written from (the run stored its digest): then its listed
    *  lines are its state's lines, and its listing need not even be read. */
   now: Record<Side, string[] | null>;
   base: Record<Side, string[]>;

@@ -106,7 +106,7 @@ export class StateDir {
   }
 
   /** osync's current list of a replica that lists as its state (its digest matched): the
-   *  paths of its after list, which a settled run wrote from that very listing. */
+   *  paths of its after list, which the run that stored the digest wrote from that listing. */
   writeCurrentAsAfter(side: Side): void {
     const file = this.name(side, 'tree-current');
     const tmp = `${file}.tmp-${process.pid}`;
@@ -191,7 +191,7 @@ export class StateDir {
     return text.slice(nl + 1);
   }
 
-  /** The listing digest the last settled run stored beside the base, if still current. */
+  /** The listing digest stored beside the base (the replica held exactly that listing), if still current. */
   readDigest(side: Side): string | undefined {
     try {
       const list = fs.statSync(this.name(side, 'tree-after', false));

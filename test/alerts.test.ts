@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { closedPort, startSmtp, type TestSmtp } from './support/smtp.js';
+import { scratchDir } from './support/tree.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'osync.ts');
@@ -42,7 +42,7 @@ function runConf(dir: string, keys: Record<string, string>, args: string[] = [],
 }
 
 function setup(): { dir: string; a: string; b: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-alerts-'));
+  const dir = scratchDir('osync-alerts-');
   const a = path.join(dir, 'a');
   const b = path.join(dir, 'b');
   fs.mkdirSync(a);

@@ -2,7 +2,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -12,11 +11,12 @@ import { decodeValue } from '../lib/config/file.js';
 import { defaultLogFile, preConfigLogFile, resolveLogFile } from '../lib/config/logfile.js';
 import { ALL_KEYS } from '../lib/config/keys.js';
 import { ConfigError, type LoadResult } from '../lib/config/types.js';
+import { scratchDir } from './support/tree.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'osync-config-test-'));
+  return scratchDir('osync-config-test-');
 }
 
 const BASE = ['CONFIG_FILE_REVISION=1.3.0', 'INSTANCE_ID=t1', 'INITIATOR_SYNC_DIR=/data/a', 'TARGET_SYNC_DIR=/data/b'];

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { scratchDir } from './support/tree.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'osync.ts');
@@ -40,7 +40,7 @@ function runConf(dir: string, keys: Record<string, string>, args: string[] = [],
 
 /** Initiator with a 200 KB file (20 s at BANDWIDTH=10) and a small one; empty target. */
 function slowSetup(): { dir: string; a: string; b: string } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-time-'));
+  const dir = scratchDir('osync-time-');
   const a = path.join(dir, 'init-' + randomBytes(4).toString('hex'));
   const b = path.join(dir, 'targ-' + randomBytes(4).toString('hex'));
   fs.mkdirSync(a);

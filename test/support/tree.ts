@@ -34,6 +34,17 @@ export function tmpDir(prefix = 'osync-ts-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+const scratch: string[] = [];
+
+/** A fresh temp directory that is removed when the test file's process exits (a test
+ *  need not clean up after itself, nor leave its trees in /tmp when it fails). */
+export function scratchDir(prefix: string): string {
+  if (!scratch.length) process.once('exit', () => scratch.forEach(rmTree));
+  const dir = tmpDir(prefix);
+  scratch.push(dir);
+  return dir;
+}
+
 export function rmTree(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }

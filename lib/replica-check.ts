@@ -7,6 +7,7 @@ import type { Runner } from './proc/run.js';
 import { displayRoot, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
 import { CREATE_LOCK_SH } from './state/lock.js';
+import { sweepStaleTempDirs } from './tmp.js';
 
 // $1 root  $2 workdir  $3 state dir  $4 create dirs (true|false)  $5 check space (true|false)
 // $6 rsync program that must exist on this host
@@ -282,5 +283,9 @@ export async function cleanupOld(runner: Runner, log: Logger, config: Config, re
       else log.notice(`File cleanup complete on ${r.side} replica.`);
     }),
   );
+  if (!dry) {
+    const swept = sweepStaleTempDirs();
+    if (swept.length) log.notice(`Removed ${swept.length} temporary folder(s) of earlier osync-ts runs that were killed: ${swept.join(', ')}.`);
+  }
   if (!dry && !log.errored) fs.writeFileSync(stamp, `${new Date().toISOString()}\n`, { mode: 0o600 });
 }

@@ -11,7 +11,6 @@
 //    `name (conflict YYYY-MM-DD hhmmss <loser side>).ext` on both replicas.
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import type { Config, RunFlags, Side } from './config/types.js';
 import { ancestors, type Action } from './plan/plan.js';
 import { decodeRendered, displayPath, parseListing, type Entry } from './detect/parse-listing.js';
@@ -20,6 +19,7 @@ import { rsyncMeaning, rsyncSucceeded, transferArgv, trashListingArgv, trashProb
 import { makeReplicas, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
 import { decideLock, pidAlive, readLock, releaseLock, writeLock, type LockOwner } from './state/lock.js';
+import { makeTempDir } from './tmp.js';
 
 export type TrashKind = 'deleted' | 'backup';
 const SIDES: Side[] = ['initiator', 'target'];
@@ -108,7 +108,7 @@ export async function makeRoom(runner: Runner, log: Logger, config: Config, r: R
   let found: Map<string, Entry>;
   if (!r.remote) found = probeLocally(`${r.workDir}/${into}`, probe);
   else {
-    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts.probe.'));
+    const empty = makeTempDir('probe');
     try {
       const res = await runner.run(trashProbeArgv(config, r, empty), {
         input: nulList([...probe].sort().map((p) => `./${into}/${decodeRendered(p)}`)),

@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { conflictCopyName, parseAt, splitVersion, versionSuffix } from '../lib/trash.js';
 import { explain, quickSync, runOsync, type OsyncResult } from './support/osync.js';
 import { keyPath, sshdClientArgs, sshdUri, startSshd, type TestSshd } from './support/sshd.js';
-import { readTree, replicaPair, rmTree, writeTree } from './support/tree.js';
+import { readTree, replicaPair, rmTree, scratchDir, writeTree } from './support/tree.js';
+import { sweepStaleTempDirs } from '../lib/tmp.js';
 
 const dirs: string[] = [];
 after(() => {
@@ -340,5 +341,46 @@ describe('remote target over ssh', () => {
     assert.equal(r.code, 0, explain(r));
     assert.deepEqual(tree(a), { d: '<dir>', 'd/x': 'x', keep: 'k' });
     assert.match(r.stdout, /Initiator has 0 deletions\.\nTarget has 0 deletions\./);
+  });
+});
+
+describe('temporary folders of killed runs', () => {
+  const DAY = 24 * 3600;
+  const make = (dir: string, name: string, ageSeconds: number, file = false) => {
+    const p = path.join(dir, name);
+    if (file) fs.writeFileSync(p, 'x');
+    else {
+      fs.mkdirSync(p);
+      fs.writeFileSync(path.join(p, 'initiator'), 'a listing');
+    }
+    const t = Date.now() / 1000 - ageSeconds;
+    fs.utimesSync(p, t, t);
+  };
+
+  test('ours a day old are removed; fresh ones, other names and files are kept', () => {
+    const dir = scratchDir('osync-ts-sweep-');
+    make(dir, 'osync-ts.list.AbC123', 2 * DAY);
+    make(dir, 'osync-ts.probe.Q1w2E3', DAY + 60);
+    make(dir, 'osync-ts.empty.XyZ789', 60);
+    make(dir, 'osync-ts.list.toolong1', 2 * DAY);
+    make(dir, 'osync-ts.list.FILE12', 2 * DAY, true);
+    make(dir, 'osync-ts-test-abc', 2 * DAY);
+    assert.deepEqual(sweepStaleTempDirs(dir).sort(), ['osync-ts.list.AbC123', 'osync-ts.probe.Q1w2E3']);
+    assert.deepEqual(fs.readdirSync(dir).sort(), ['osync-ts-test-abc', 'osync-ts.empty.XyZ789', 'osync-ts.list.FILE12', 'osync-ts.list.toolong1']);
+  });
+
+  test('the hourly purge of a run removes them from its TMPDIR, and the run leaves none of its own', async () => {
+    const { a, b } = pair();
+    const tmp = scratchDir('osync-ts-tmpdir-');
+    make(tmp, 'osync-ts.list.Old123', 3 * DAY);
+    writeTree(b, { gone: 'soon' });
+    await sync(a, b, { TMPDIR: tmp });
+    fs.rmSync(path.join(a, 'gone'));
+    make(tmp, 'osync-ts.empty.Old456', 3 * DAY);
+    fs.rmSync(path.join(a, '.osync_workdir', 'state', 'cleanup-quicksync_task'));
+    const r = await sync(a, b, { TMPDIR: tmp });
+    assert.match(r.log, /Removed 1 temporary folder\(s\) of earlier osync-ts runs that were killed: osync-ts\.empty\.Old456\./);
+    assert.ok(!fs.existsSync(path.join(b, 'gone')), 'the run itself went through');
+    assert.deepEqual(fs.readdirSync(tmp).filter((n) => n.startsWith('osync-ts.')), [], 'both leftovers gone, nothing of its own left');
   });
 });

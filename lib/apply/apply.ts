@@ -2,8 +2,6 @@
 // items into .osync_workdir/deleted), then one transfer run per direction with an
 // explicit NUL-separated file list. Never a process per file.
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Config, Side } from '../config/types.js';
 import { decodeRendered, displayPath } from '../detect/parse-listing.js';
 import { firstLine } from '../detect/list.js';
@@ -14,6 +12,7 @@ import { deletionArgv, rsyncMeaning, rsyncSucceeded, transferArgv } from '../pro
 import type { Replica } from '../replica.js';
 import type { Logger } from '../report/log.js';
 import { keepConflictCopies, lstatRaw, makeRoom } from '../trash.js';
+import { makeTempDir } from '../tmp.js';
 
 type Copy = Extract<Action, { kind: 'copy' }>;
 type Delete = Extract<Action, { kind: 'delete' }>;
@@ -51,7 +50,7 @@ export async function applyDeletions(
   now: Record<Side, Listing>,
 ): Promise<Set<Action>> {
   const failed = new Set<Action>();
-  const emptyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts.empty.'));
+  const emptyDir = makeTempDir('empty');
   try {
     await Promise.all(
       (['initiator', 'target'] as const).map(async (side) => {

@@ -3,11 +3,11 @@
 // the one the last run left it with, nothing on it has changed and it is not parsed.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/types.js';
 import type { Runner } from '../proc/run.js';
 import { listingArgv, rsyncMeaning } from '../proc/rsync.js';
+import { makeTempDir } from '../tmp.js';
 import type { Replica } from '../replica.js';
 
 export interface ListResult {
@@ -33,7 +33,7 @@ const chunk = Buffer.allocUnsafeSlow(1 << 18);
 export async function listReplica(runner: Runner, config: Config, r: Replica, knownDigest?: string): Promise<ListResult> {
   // rsync writes the listing a line per write(2): into a file that is nearly free,
   // through a pipe into Node it costs more than the listing. So: file, then one pass.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts.list.'));
+  const dir = makeTempDir('list');
   const done = () => fs.rmSync(dir, { recursive: true, force: true });
   try {
     const file = path.join(dir, r.side);

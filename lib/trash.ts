@@ -76,8 +76,8 @@ export function lstatRaw(rawPath: string): fs.Stats | undefined {
   }
 }
 
-/** What lies in a local trash at the given (rendered) relative paths: one lstat each,
- *  none at all when the trash does not exist yet. */
+/** What lies in a local trash at the given (rendered) relative paths: one lstat each
+ *  (makeRoom does not call it when the trash does not exist yet). */
 function probeLocally(trash: string, probe: Set<string>): Map<string, Entry> {
   const found = new Map<string, Entry>();
   for (const p of probe) {

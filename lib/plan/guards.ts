@@ -76,20 +76,24 @@ export function countFiles(listing: Map<string, Entry | null>): number {
   return n;
 }
 
-/** The paths of files/links at or below `path` in a listing (a sorted index helps on big trees). */
-function filesUnder(listing: Listing, index: string[], path: string): string[] {
+/** The paths of files/links at or below `path` in a listing (a sorted index of its paths,
+ *  made on first use, helps on big trees). */
+function filesUnder(listing: Listing, index: () => string[], path: string): string[] {
+  const e = listing.get(path);
+  // Nothing can be listed below a file or link: no need for the index (the common case).
+  if (e && e.type !== 'd') return [path];
   const out: string[] = [];
-  if (isFile(listing.get(path))) out.push(path);
   const prefix = path + '/';
   // index is sorted by code unit: everything below `path/` is one contiguous run.
+  const sorted = index();
   let lo = 0;
-  let hi = index.length;
+  let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >> 1;
-    if (index[mid] < prefix) lo = mid + 1;
+    if (sorted[mid] < prefix) lo = mid + 1;
     else hi = mid;
   }
-  for (let i = lo; i < index.length && index[i].startsWith(prefix); i++) if (isFile(listing.get(index[i]))) out.push(index[i]);
+  for (let i = lo; i < sorted.length && sorted[i].startsWith(prefix); i++) if (isFile(listing.get(sorted[i]))) out.push(sorted[i]);
   return out;
 }
 
@@ -112,7 +116,7 @@ export function countDeletions(plan: Plan, now: Record<Side, Listing>): { deleti
     for (const dir of created) {
       if (ancestors(dir).some((d) => created.has(d))) continue;
       const from = side === 'initiator' ? 'target' : 'initiator';
-      for (const p of filesUnder(now[from], sorted(from), dir)) {
+      for (const p of filesUnder(now[from], () => sorted(from), dir)) {
         const k = moveKey(p.slice(dir.length + 1), now[from].get(p)!);
         arriving.set(k, (arriving.get(k) ?? 0) + 1);
       }
@@ -124,7 +128,7 @@ export function countDeletions(plan: Plan, now: Record<Side, Listing>): { deleti
         (a.kind === 'delete' && a.on === side) ||
         // A file or link replacing a directory takes the directory's content with it.
         (a.kind === 'copy' && a.to === side && now[side].get(a.path)?.type === 'd' && now[a.from].get(a.path)?.type !== 'd');
-      if (removes) for (const p of filesUnder(now[side], sorted(side), a.path)) lost.push([p, a.path]);
+      if (removes) for (const p of filesUnder(now[side], () => sorted(side), a.path)) lost.push([p, a.path]);
     }
     for (const [p, root] of lost) {
       // Only files below a removed directory can be moves (a renamed directory).

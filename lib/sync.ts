@@ -344,7 +344,10 @@ function detect(ctx: SyncContext, state: StateDir, listed: Listed, early?: BaseR
   // CHECKSUM looks at content that keeps size and mtime: every path goes to the planner.
   if (config.checksum || !baseLines.initiator || !baseLines.target) {
     const base = (s: Side) => (baseLines[s] ? parseBaseLines(baseLines[s]!) : state.readBase(s));
-    return { now: parseBoth(), base: { initiator: base('initiator'), target: base('target') }, same: none };
+    // (Without CHECKSUM, a replica can list as before while the other's state lacks our
+    // metadata: its listing was not kept, its state's lines are what it listed.)
+    const nowOf = (s: Side) => (listed.asBefore[s] && baseLines[s] ? listedEntries(parseBaseLines(baseLines[s]!)) : parseItemLines(listed.lines(s)));
+    return { now: { initiator: nowOf('initiator'), target: nowOf('target') }, base: { initiator: base('initiator'), target: base('target') }, same: none };
   }
   // A replica listed as before (the other changed) is not even read: its lines are its state's.
   const now = (s: Side) => (listed.asBefore[s] ? null : listed.lines(s));

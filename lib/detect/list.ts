@@ -11,7 +11,8 @@ import { makeTempDir } from '../tmp.js';
 import type { Replica } from '../replica.js';
 
 export interface ListResult {
-  /** The listing as rsync wrote it (latin1 bytes), read when needed (it changed). */
+  /** The listing as rsync wrote it (latin1 bytes), read when needed (it changed; an
+   *  unchanged listing is removed at once and cannot be read). */
   read(): Buffer;
   /** Remove the listing's temporary files (read() is no longer possible). */
   done(): void;
@@ -34,10 +35,21 @@ export async function listReplica(runner: Runner, config: Config, r: Replica, kn
   // rsync writes the listing a line per write(2): into a file that is nearly free,
   // through a pipe into Node it costs more than the listing. So: file, then one pass.
   const dir = makeTempDir('list');
-  const done = () => fs.rmSync(dir, { recursive: true, force: true });
+  const file = path.join(dir, r.side);
+  const empty = path.join(dir, 'empty');
+  let removed = false;
+  const done = () => {
+    if (removed) return;
+    removed = true;
+    try {
+      fs.rmSync(file, { force: true });
+      fs.rmdirSync(empty);
+      fs.rmdirSync(dir);
+    } catch {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  };
   try {
-    const file = path.join(dir, r.side);
-    const empty = path.join(dir, 'empty');
     fs.mkdirSync(empty);
     // rsync itemises the root against this directory: with a fixed mtime its line (and so
     // the digest) cannot change with the second the directory happened to be made in.
@@ -53,7 +65,15 @@ export async function listReplica(runner: Runner, config: Config, r: Replica, kn
       fs.closeSync(fd);
     }
     const digest = hash.digest('hex');
-    return { read: () => fs.readFileSync(file), done, unchanged: digest === knownDigest, digest, exitCode: res.exitCode, stderr: res.stderr };
+    const unchanged = digest === knownDigest;
+    // Listed completely as the last run left it: its state's lines stand for it, the file is
+    // not read again. Removed now, while the other replica may still be listed.
+    if (unchanged && res.exitCode === 0) done();
+    const read = () => {
+      if (removed) throw new Error(`The ${r.side} replica's listing was read after its removal.`);
+      return fs.readFileSync(file);
+    };
+    return { read, done, unchanged, digest, exitCode: res.exitCode, stderr: res.stderr };
   } catch (e) {
     done();
     throw e;

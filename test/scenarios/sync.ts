@@ -283,6 +283,25 @@ export function syncScenarios(kind: 'local' | 'remote'): void {
       });
     }
 
+    test("a replica that lists as before is taken from its state even when the other replica's metadata is gone", async () => {
+      const p = pair();
+      writeTree(p.a, { 'd/x': 'x', 'd/y': 'y', top: 't' }, { mtime: T0 });
+      await sync(p);
+      await sync(p); // settled: both digests recorded
+      fs.rmSync(path.join(p.a, 'd/y'));
+      writeTree(p.a, { top: 'T', 'd/new': 'n' }, { mtime: T1 });
+      // Only the initiator's metadata goes (osync's lists stay): every path is compared,
+      // the target (listed as before, its listing not kept) from its state's lines.
+      fs.rmSync(path.join(p.state, `initiator-tree-after-${ID}.meta`));
+      const r = await sync(p, ['--verbose']);
+      assert.equal(r.code, 0, r.log);
+      assert.match(r.log, /The target replica lists exactly as the last run left it/);
+      const want = { d: '<dir>', 'd/new': 'n', 'd/x': 'x', top: 'T' };
+      assert.deepEqual(readTree(p.a), want);
+      assert.deepEqual(readTree(p.b), want);
+      assert.deepEqual(workTree(p.b, 'deleted'), { d: '<dir>', 'd/y': 'y' });
+    });
+
     test('a replica that received changes is listed afresh next run, even if it then lists as before them', async () => {
       const p = pair();
       writeTree(p.a, { 'd/x': 'x' }, { mtime: T0 });

@@ -18,7 +18,7 @@
 // a move, not as deletions. --force lets a refused run through (logged as a warning).
 import type { Side, SyncType } from '../config/types.js';
 import type { Entry, Listing } from '../detect/parse-listing.js';
-import { ancestors, sameContent, type BaseListing, type Plan } from './plan.js';
+import { sameContent, someAncestor, type BaseListing, type Plan } from './plan.js';
 
 export type GuardKind = 'delete-percent' | 'delete-count' | 'emptied' | 'root-vanished' | 'mount-changed' | 'all-changed';
 
@@ -114,7 +114,7 @@ export function countDeletions(plan: Plan, now: Record<Side, Listing>): { deleti
     }
     const arriving = new Map<string, number>();
     for (const dir of created) {
-      if (ancestors(dir).some((d) => created.has(d))) continue;
+      if (someAncestor(dir, (d) => created.has(d))) continue;
       const from = side === 'initiator' ? 'target' : 'initiator';
       for (const p of filesUnder(now[from], () => sorted(from), dir)) {
         const k = moveKey(p.slice(dir.length + 1), now[from].get(p)!);

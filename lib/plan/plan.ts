@@ -67,6 +67,13 @@ export function ancestors(path: string): string[] {
   return out;
 }
 
+/** Whether an ancestor directory of `path` passes `test` (nearest first, no list made:
+ *  asked for every path of a big plan). */
+export function someAncestor(path: string, test: (dir: string) => boolean): boolean {
+  for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) if (test(path.slice(0, i))) return true;
+  return false;
+}
+
 function execBits(mode: string): string {
   return mode[3] + mode[6] + mode[9];
 }
@@ -111,7 +118,7 @@ export function classify(base: BaseListing | null, now: Listing, path: string, p
 /** Collapse deleted paths to their topmost deleted directory, sorted bytewise. */
 export function collapse(paths: Iterable<string>): string[] {
   const set = new Set(paths);
-  return [...set].filter((x) => !ancestors(x).some((a) => set.has(a))).sort();
+  return [...set].filter((x) => !someAncestor(x, (a) => set.has(a))).sort();
 }
 
 export interface PlanInput {
@@ -254,7 +261,7 @@ function dropInsideReplacedTypes(decided: Map<string, Action>, now: Record<Side,
     // the other copy replaces, leaving the replicas different (a file on one side,
     // a directory on the other).
     const sides: Side[] = a.kind === 'copy' ? [a.to, a.from] : [a.on];
-    if (ancestors(path).some((d) => sides.some((side) => replaced[side].has(d)))) decided.delete(path);
+    if (someAncestor(path, (d) => sides.some((side) => replaced[side].has(d)))) decided.delete(path);
   }
 }
 
@@ -265,7 +272,7 @@ function finish(decided: Map<string, Action>, policy: PlanPolicy): Action[] {
   const out: Action[] = [];
   for (const a of decided.values()) {
     if (a.kind === 'delete') {
-      if (ancestors(a.path).some((d) => deletes[a.on].has(d))) continue;
+      if (someAncestor(a.path, (d) => deletes[a.on].has(d))) continue;
       if (policy.skipDeletion.includes(a.on)) {
         out.push({ kind: 'skip', path: a.path, on: a.on, reason: 'skip-deletion' });
         continue;
@@ -300,7 +307,7 @@ function planMirror({ now, policy }: PlanInput): Plan {
 /** Drop every key that is one of `roots` or lies below one. */
 function removeTrees(m: BaseListing, roots: Set<string>): void {
   if (!roots.size) return;
-  for (const k of [...m.keys()]) if (roots.has(k) || ancestors(k).some((d) => roots.has(d))) m.delete(k);
+  for (const k of [...m.keys()]) if (roots.has(k) || someAncestor(k, (d) => roots.has(d))) m.delete(k);
 }
 
 /** The listings both replicas will have once the plan is applied; an action that

@@ -16,7 +16,7 @@ import { checkGuards, checkVanishedRoots, type GuardVerdict } from './plan/guard
 import { displayRoot, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
 import { summaryLines, changeCounts } from './report/summary.js';
-import { byBytes, mergeSorted, parseBaseLines, StateDir, writeAtomic, type Step } from './state/files.js';
+import { parseBaseLines, StateDir, writeAtomic, type Step } from './state/files.js';
 import type { Phase, PhaseView } from './ui/phases.js';
 import { testPoint } from './testpoint.js';
 import { decideLock, lockPath, lockText, pidAlive, readLock, releaseLock, writeLock, type LockOwner } from './state/lock.js';
@@ -477,7 +477,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   if (bidirectional && !unchanged) {
     for (const s of SIDES) {
       if (listed.asBefore[s]) state.writeCurrentAsAfter(s);
-      else state.writeList(state.name(s, 'tree-current'), mergeSorted([...now[s].keys()].sort(byBytes), same.paths));
+      else state.writeCurrent(s, now[s], same);
     }
   }
   // A run that found nothing changed applies nothing: its marker goes from replica-tree

@@ -105,6 +105,16 @@ export class StateDir {
     writeAtomic(file, paths.length ? paths.join('\n') + '\n' : '', durable);
   }
 
+  /** osync's current list of a replica: the paths it lists, `same` included. Made as an
+   *  after list is (and remembered with it): a replica that the run leaves as it listed it
+   *  has the same after list, which is then not merged and joined again. */
+  writeCurrent(side: Side, listing: BaseListing, same: SameLines): void {
+    const { paths, text } = this.afterPaths(listing, same);
+    const file = this.name(side, 'tree-current');
+    if (!paths.length && fileSize(file) === 0) return;
+    writeAtomic(file, text);
+  }
+
   /** osync's current list of a replica that lists as its state (its digest matched): the
    *  paths of its after list, which the run that stored the digest wrote from that listing. */
   writeCurrentAsAfter(side: Side): void {
@@ -225,8 +235,9 @@ export class StateDir {
     writeAtomic(this.metaFile(side), lines.join('\n') + '\n', true);
   }
 
-  /** The after list's paths, and osync's text of them, of the last writeAfter: the two
-   *  replicas usually end a run with the same paths, then they are merged once. */
+  /** The paths, and osync's text of them, of the last current or after list written: a
+   *  replica's current and after lists, and the two replicas' after lists, usually hold
+   *  the same paths; then they are merged and joined once. */
   private lastAfter?: { keys: string[]; same: SameLines; paths: string[]; text: string };
 
   private afterPaths(listing: BaseListing, same: SameLines): { paths: string[]; text: string } {

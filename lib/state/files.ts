@@ -228,12 +228,18 @@ export class StateDir {
     const { paths, text } = this.afterPaths(listing, same);
     let j = 0;
     const lines = paths.map((p) => (same.paths[j] === p ? same.lines[j++] : metaLine(p, listing.get(p) ?? null)));
+    // The two replicas usually end a run with the same lines: joined once.
+    const last = this.lastMeta;
+    const body = last && last.lines.length === lines.length && last.lines.every((l, i) => l === lines[i]) ? last.body : lines.length ? lines.join('\n') + '\n' : '';
+    this.lastMeta = { lines, body };
     const listFile = this.name(side, 'tree-after');
     writeAtomic(listFile, text, true);
     const st = fs.statSync(listFile);
-    lines.unshift(`${META_MAGIC} ${st.size} ${st.mtimeMs} ${digest}`);
-    writeAtomic(this.metaFile(side), lines.join('\n') + '\n', true);
+    writeAtomic(this.metaFile(side), `${META_MAGIC} ${st.size} ${st.mtimeMs} ${digest}\n${body}`, true);
   }
+
+  /** The metadata lines (after the header), and their text, of the last writeAfter. */
+  private lastMeta?: { lines: string[]; body: string };
 
   /** The paths, and osync's text of them, of the last current or after list written: a
    *  replica's current and after lists, and the two replicas' after lists, usually hold

@@ -17,7 +17,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Side } from '../config/types.js';
-import { itemLine, listedLine, parseItemLine, type Entry } from '../detect/parse-listing.js';
+import { itemLine, listedLine, parseItemLine, setListedLine, type Entry } from '../detect/parse-listing.js';
 import type { BaseListing } from '../plan/plan.js';
 
 /** Lines that stand for themselves in the state (see lib/detect/unchanged.ts). */
@@ -318,7 +318,7 @@ const META_MAGIC = 'osync-ts-tree-meta 4';
 /** The state line of one entry (exported for the tests of lib/detect/unchanged.ts). */
 export function metaLine(path: string, e: Entry | null): string {
   if (!e) return `P ${path}`;
-  const listed = listedLine.get(e);
+  const listed = listedLine(e);
   if (listed !== undefined) return listed;
   return e.uid === undefined || e.gid === undefined ? `U ${itemLine(path, e)}` : itemLine(path, e);
 }
@@ -343,7 +343,7 @@ export function parseBaseLines(lines: string[]): BaseListing {
     const e = unknownOwner ? withoutOwner(listed) : listed;
     out.set(p, e);
     // Written back as read while the entry stays as it is.
-    listedLine.set(e, line);
+    setListedLine(e, line);
   }
   return out;
 }

@@ -106,11 +106,14 @@ function sameOwnership(before: Entry, now: Entry, p: PlanPolicy): boolean {
 }
 
 export function classify(base: BaseListing | null, now: Listing, path: string, p: PlanPolicy): SideState {
-  const cur = now.get(path);
-  const had = base?.has(path) ?? false;
-  if (!cur) return had ? 'deleted' : 'absent';
-  if (!had) return 'new';
-  const before = base!.get(path);
+  return classifyEntries(base ? base.get(path) : undefined, now.get(path), p);
+}
+
+/** classify, given the path's base entry (undefined: not in the base; null: path only)
+ *  and its entry now (one lookup each: every path of a big plan goes through here). */
+function classifyEntries(before: Entry | null | undefined, cur: Entry | undefined, p: PlanPolicy): SideState {
+  if (!cur) return before !== undefined ? 'deleted' : 'absent';
+  if (before === undefined) return 'new';
   if (!before) return 'unknown';
   return sameEntry(before, cur, p) && sameOwnership(before, cur, p) ? 'unchanged' : 'modified';
 }
@@ -152,14 +155,14 @@ function planBidirectional({ base, now, policy }: PlanInput): Plan {
   });
 
   for (const path of paths) {
+    const i = now.initiator.get(path);
+    const t = now.target.get(path);
     const st: Record<Side, SideState> = {
-      initiator: classify(base.initiator, now.initiator, path, policy),
-      target: classify(base.target, now.target, path, policy),
+      initiator: classifyEntries(base.initiator ? base.initiator.get(path) : undefined, i, policy),
+      target: classifyEntries(base.target ? base.target.get(path) : undefined, t, policy),
     };
     for (const s of ['initiator', 'target'] as const) if (st[s] === 'deleted') deletedOn[s].push(path);
     if (st.initiator !== 'unchanged' || st.target !== 'unchanged') settled = false;
-    const i = now.initiator.get(path);
-    const t = now.target.get(path);
 
     if (i && t) {
       if (sameContent(i, t)) {

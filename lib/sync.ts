@@ -343,11 +343,12 @@ function detect(ctx: SyncContext, state: StateDir, listed: Listed, early?: BaseR
   const { lines: baseLines, initiatorPaths } = early ?? state.readBothBaseLines();
   // CHECKSUM looks at content that keeps size and mtime: every path goes to the planner.
   if (config.checksum || !baseLines.initiator || !baseLines.target) {
-    const base = (s: Side) => (baseLines[s] ? parseBaseLines(baseLines[s]!) : state.readBase(s));
+    const baseOf = (s: Side) => (baseLines[s] ? parseBaseLines(baseLines[s]!) : state.readBase(s));
+    const base = { initiator: baseOf('initiator'), target: baseOf('target') };
     // (Without CHECKSUM, a replica can list as before while the other's state lacks our
     // metadata: its listing was not kept, its state's lines are what it listed.)
-    const nowOf = (s: Side) => (listed.asBefore[s] && baseLines[s] ? listedEntries(parseBaseLines(baseLines[s]!)) : parseItemLines(listed.lines(s)));
-    return { now: { initiator: nowOf('initiator'), target: nowOf('target') }, base: { initiator: base('initiator'), target: base('target') }, same: none };
+    const nowOf = (s: Side) => (listed.asBefore[s] && baseLines[s] ? listedEntries(base[s]!) : parseItemLines(listed.lines(s)));
+    return { now: { initiator: nowOf('initiator'), target: nowOf('target') }, base, same: none };
   }
   // A replica listed as before (the other changed) is not even read: its lines are its state's.
   const now = (s: Side) => (listed.asBefore[s] ? null : listed.lines(s));

@@ -14,7 +14,8 @@
 //   (1) the two `rsync -r --no-inc-recursive -ltD -8 ... --list-only` listings, run concurrently as
 //       osync-ts does, with the same flags osync-ts passes by default;
 //   (2)/(3) the two listings + one `rsync -a` each way (see floorTransfer()).
-// Every measurement is repeated 3 times; the table shows medians. No-change runs are timed
+// Every measurement is repeated 3 times; the table shows medians. Before each timed change run
+// (floor or osync-ts) dirty pages are written out with sync(1), untimed. No-change runs are timed
 // without the RSS wrapper below (its start-up would count against osync-ts, the floor has
 // none); their peak RSS comes from one more run each. Peak RSS is the
 // osync-ts process tree's, from `/usr/bin/time -f %M` (GNU time; Debian/Ubuntu
@@ -142,6 +143,12 @@ function median(xs: number[]): number {
 
 function say(msg: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+}
+
+/** Write dirty pages out (untimed) before a timed change run, so that neither the floor nor
+ *  osync-ts is timed while the kernel writes back files the bench (or the other) just wrote. */
+function settle(): void {
+  spawnSync('sync');
 }
 
 function sh(cmd: string, args: string[], opts: { cwd?: string } = {}): void {
@@ -549,7 +556,9 @@ async function benchSize(n: number, o: Options): Promise<Row[]> {
       const mtime = BASE_MTIME + 40_000_000 + rep * 10;
       for (const i of onI) writeEverywhere([ctx.osync.initiator, ctx.floor.initiator], liveFiles[i]!, content(r), mtime);
       for (const i of onT) writeEverywhere([ctx.osync.target, ctx.floor.target], liveFiles[i]!, content(r), mtime);
+      settle();
       fl.push(await floorTransfer(ctx.floor, null));
+      settle();
       const res = await runOsync(ctx, ctx.osync, ctx.osync.target, '1%-modified run');
       os.push(res.seconds);
       rss.push(res.rssKb ?? 0);
@@ -568,7 +577,9 @@ async function benchSize(n: number, o: Options): Promise<Row[]> {
     for (let rep = 0; rep < o.reps; rep++) {
       const gone = pick(liveFiles.length, count, SEED * 41 + rep).map((i) => liveFiles[i]!);
       for (const f of gone) for (const root of [ctx.osync.initiator, ctx.floor.initiator]) fs.unlinkSync(path.join(root, f));
+      settle();
       fl.push(await floorTransfer(ctx.floor, 'initiator'));
+      settle();
       const res = await runOsync(ctx, ctx.osync, ctx.osync.target, '10%-deleted run');
       os.push(res.seconds);
       rss.push(res.rssKb ?? 0);

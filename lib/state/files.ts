@@ -100,19 +100,20 @@ export class StateDir {
 
   /** Write a list of rendered paths, one per line (latin1: bytes as rsync gave them). */
   writeList(file: string, paths: string[], durable = false): void {
+    this.writeListText(file, paths.length ? paths.join('\n') + '\n' : '', durable);
+  }
+
+  private writeListText(file: string, text: string, durable = false): void {
     // An empty list where there is one already (the usual deleted lists): nothing to write.
-    if (!paths.length && fileSize(file) === 0) return;
-    writeAtomic(file, paths.length ? paths.join('\n') + '\n' : '', durable);
+    if (!text && fileSize(file) === 0) return;
+    writeAtomic(file, text, durable);
   }
 
   /** osync's current list of a replica: the paths it lists, `same` included. Made as an
    *  after list is (and remembered with it): a replica that the run leaves as it listed it
    *  has the same after list, which is then not merged and joined again. */
   writeCurrent(side: Side, listing: BaseListing, same: SameLines): void {
-    const { paths, text } = this.afterPaths(listing, same);
-    const file = this.name(side, 'tree-current');
-    if (!paths.length && fileSize(file) === 0) return;
-    writeAtomic(file, text);
+    this.writeListText(this.name(side, 'tree-current'), this.afterPaths(listing, same).text);
   }
 
   /** osync's current list of a replica that lists as its state (its digest matched): the

@@ -8,6 +8,7 @@ import { ListingError, listReplica } from './detect/list.js';
 import { displayPath, parseItemLines, type Listing } from './detect/parse-listing.js';
 import { splitUnchanged, type Split } from './detect/unchanged.js';
 import { applyDeletions, applyTransfers } from './apply/apply.js';
+import { applyAttributeChanges, findAttributeChanges } from './apply/attributes.js';
 import { expectedAfter, planSync, type Action, type BaseListing, type Plan, type PlanInput } from './plan/plan.js';
 import type { Runner } from './proc/run.js';
 import { checkLocalTools, pingHosts } from './connectivity.js';
@@ -507,6 +508,10 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
     itemize: flags.verbose || flags.summary,
     backupSuffix: config.conflictBackupMultiple ? backupSuffix(ctx.startedAt) : undefined,
   };
+  // ACL/xattr-only changes, looked for before anything is applied (which changes ctimes).
+  const attributes = await findAttributeChanges(runner, log, config, replicas, new Set(plan.actions.map((a) => a.path)));
+  stopIfAsked(ctx);
+
   // osync's resume marker for "changes being applied": a resumed osync.sh redoes its
   // update and deletion steps, a resumed osync-ts redoes detection; both converge.
   phase(ctx, 'delete');
@@ -524,6 +529,8 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   const transfers = await applyTransfers(runner, log, config, replicas, plan.actions, opts);
   for (const a of transfers.failed) failed.add(a);
   for (const s of SIDES) if (transfers.itemized[s].trim()) log.verbose(`rsync items for ${s}:\n${transfers.itemized[s].trim()}`);
+  // Not part of the state (listings hold no ACLs): a failure is logged, the next run looks again.
+  if (attributes) await applyAttributeChanges(runner, log, config, replicas, attributes, flags.dry);
 
   // Failed deletions are also written in osync's format, so osync.sh retries them too.
   for (const s of SIDES) {

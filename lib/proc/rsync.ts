@@ -96,6 +96,24 @@ export function listingArgv(c: Config, r: Replica, emptyDir: string): string[] {
   ];
 }
 
+/** The initiator compared with the target as a dry run, itemised (`%i %n`): with -A/-X
+ *  an item whose ACL or xattrs differ shows 'a' or 'x' (lib/apply/attributes.ts). Same
+ *  walk and exclusions as the listings. */
+export function attributeDiscoveryArgv(c: Config, from: Replica, to: Replica): string[] {
+  return [
+    c.rsyncExecutable,
+    '-r', '-n', '--no-inc-recursive', '-ltD', '-8',
+    ...linkArgs(c).filter((a) => a !== '-H'),
+    ...c.rsyncOptionalArgs,
+    ...attributeArgs(c),
+    ...patternArgs(c),
+    ...remoteArgs(from, to),
+    '--out-format=%i %n',
+    rsyncLocation(from),
+    rsyncLocation(to),
+  ];
+}
+
 export interface TransferOptions {
   dry: boolean;
   /** Suffix for CONFLICT_BACKUP_MULTIPLE, e.g. ".2026.11.25-13.41.39". */

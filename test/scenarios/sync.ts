@@ -3,6 +3,7 @@
 // files, the --summary block and exit codes.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { explain, makeConf, quickSync, runOsync, type OsyncResult } from '../support/osync.js';
@@ -580,6 +581,53 @@ export function syncScenarios(kind: 'local' | 'remote'): void {
       await sync(p);
       assert.deepEqual(readTree(p.a), want);
       assert.deepEqual(readTree(p.b), want);
+    });
+
+    test('PRESERVE_ACL/XATTR: an ACL or xattr change alone goes from the side that made it last, nothing else moves', async () => {
+      const p = pair();
+      writeTree(p.a, { f: 'one', 'd/g': 'gee', h: 'aitch', k: 'kay' }, { mtime: T0 });
+      const env = { PRESERVE_ACL: 'yes', PRESERVE_XATTR: 'yes' };
+      await sync(p, [], env);
+      const acl = (f: string) => execFileSync('getfacl', ['-p', '--omit-header', f], { encoding: 'utf8' });
+      const xattr = (f: string) => execFileSync('getfattr', ['--absolute-names', '-d', f], { encoding: 'utf8' }).replace(/^# file: .*\n/m, '');
+      const at = (r: string, rel: string) => path.join(r, rel);
+      const setfacl = (...args: string[]) => execFileSync('setfacl', args);
+      const setfattr = (f: string, k: string, v: string) => execFileSync('setfattr', ['-n', k, '-v', v, f]);
+      const mtimes = () => ['f', 'd', 'd/g', 'h', 'k'].flatMap((rel) => [fs.lstatSync(at(p.a, rel)).mtimeMs, fs.lstatSync(at(p.b, rel)).mtimeMs]);
+      // The mode stays as it is (mask = group bits), so only the ACL tells these apart.
+      setfacl('-m', 'u:nobody:r--', at(p.a, 'f'));
+      setfattr(at(p.b, 'd/g'), 'user.origin', 'target');
+      setfacl('-d', '-m', 'u:nobody:r-x', at(p.b, 'd'));
+      // Changed on both sides: the later change wins (ctimes compared to the second remotely).
+      setfattr(at(p.b, 'h'), 'user.v', 'older');
+      await new Promise((res) => setTimeout(res, 1100));
+      setfattr(at(p.a, 'h'), 'user.v', 'newer');
+      const before = mtimes();
+      const dry = await sync(p, ['--dry'], env);
+      assert.match(dry.log, /Dryrun: would copy ACL of \[f\] initiator → target\./, explain(dry));
+      assert.doesNotMatch(acl(at(p.b, 'f')), /nobody/, '--dry changes nothing');
+      const r = await sync(p, ['--verbose'], env);
+      assert.match(acl(at(p.b, 'f')), /^user:nobody:r--$/m, explain(r));
+      assert.match(xattr(at(p.a, 'd/g')), /user.origin="target"/, explain(r));
+      assert.match(acl(at(p.a, 'd')), /^default:user:nobody:r-x$/m, explain(r));
+      assert.match(xattr(at(p.b, 'h')), /user.v="newer"/, explain(r));
+      assert.match(xattr(at(p.a, 'h')), /user.v="newer"/);
+      assert.equal(acl(at(p.a, 'k')), acl(at(p.b, 'k')));
+      assert.deepEqual(mtimes(), before, 'no content or time changed');
+      assert.match(r.log, /Copying ACL of \[f\] initiator → target\./);
+      assert.match(r.log, /Copying xattrs of \[d\/g\] target → initiator\./);
+      assert.match(r.log, /Copying ACL of \[d\] target → initiator\./);
+      assert.match(r.log, /Copying xattrs of \[h\] initiator → target\./);
+      assert.doesNotMatch(r.log, /\[k\]/);
+      assert.deepEqual(workTree(p.a, 'backup'), {}, 'an attribute update is no overwrite');
+      assert.deepEqual(workTree(p.b, 'backup'), {});
+      // Settled: nothing more to copy, and without the keys nothing is looked at.
+      const r2 = await sync(p, ['--verbose'], env);
+      assert.doesNotMatch(r2.log, /Copying (ACL|xattrs)/, explain(r2));
+      setfattr(at(p.a, 'k'), 'user.v', 'quiet');
+      const r3 = await sync(p, ['--verbose']);
+      assert.doesNotMatch(r3.log, /Getting list of files that need updates|Copying (ACL|xattrs)/, explain(r3));
+      assert.doesNotMatch(xattr(at(p.b, 'k')), /user.v/);
     });
   });
 }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { closedPort, startSmtp, type TestSmtp } from './support/smtp.js';
+import { closedPort, startSmtp, TEST_CERT, type TestSmtp } from './support/smtp.js';
 import { scratchDir } from './support/tree.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -181,6 +181,62 @@ describe('mail alerts over SMTP', () => {
   });
 });
 
+describe('mail alerts over TLS (SMTP_ENCRYPTION)', () => {
+  // The receiver's certificate is self-signed: trusted only when the run is given it as a
+  // CA (NODE_EXTRA_CA_CERTS), as a cron host trusts its mail relay through the system CAs.
+  const trusted = { NODE_EXTRA_CA_CERTS: TEST_CERT };
+
+  test('tls: STARTTLS, then AUTH and the mail inside the encrypted session', async () => {
+    const smtp = await startSmtp({ tls: 'starttls', user: 'mailer', password: 'pw-tls' });
+    try {
+      const { dir, a, b } = setup();
+      const r = await runConf(dir, keys('tls_task', a, b, { SMTP_PORT: String(smtp.port), SMTP_ENCRYPTION: 'tls', SMTP_USER: 'mailer', SMTP_PASSWORD: 'pw-tls', ALWAYS_SEND_MAILS: 'true' }), [], trusted);
+      assert.equal(r.code, 0, r.log);
+      const [m] = await smtp.waitFor(1);
+      assert.equal(m!.secure, true);
+      assert.equal(m!.authUser, 'mailer');
+      assert.equal(m!.subject, 'Finished run - Alert for tls_task');
+      assert.match(r.log, /Sent mail using SMTP server \[127\.0\.0\.1:\d+\]\./);
+    } finally {
+      await smtp.stop();
+    }
+  });
+
+  test('ssl: implicit TLS from the first byte', async () => {
+    const smtp = await startSmtp({ tls: 'implicit' });
+    try {
+      const { dir, a, b } = setup();
+      const r = await runConf(dir, keys('ssl_task', a, b, { SMTP_PORT: String(smtp.port), SMTP_ENCRYPTION: 'ssl', ALWAYS_SEND_MAILS: 'true' }), [], trusted);
+      assert.equal(r.code, 0, r.log);
+      const [m] = await smtp.waitFor(1);
+      assert.equal(m!.secure, true);
+      assert.equal(m!.subject, 'Finished run - Alert for ssl_task');
+    } finally {
+      await smtp.stop();
+    }
+  });
+
+  test('an untrusted certificate, or a server without STARTTLS, gets no mail: ERROR, exit code unchanged', async () => {
+    const tlsServer = await startSmtp({ tls: 'starttls' });
+    const plainServer = await startSmtp();
+    try {
+      const { dir, a, b } = setup();
+      let r = await runConf(dir, keys('untrusted', a, b, { SMTP_PORT: String(tlsServer.port), SMTP_ENCRYPTION: 'tls', ALWAYS_SEND_MAILS: 'true' }));
+      assert.equal(r.code, 0, r.log);
+      assert.match(r.log, /\(ERROR\):Cannot send mail using SMTP server \[127\.0\.0\.1:\d+\]: .*self[- ]signed certificate/);
+      // tls never falls back to sending in clear.
+      r = await runConf(dir, keys('no_starttls', a, b, { SMTP_PORT: String(plainServer.port), SMTP_ENCRYPTION: 'tls', ALWAYS_SEND_MAILS: 'true' }), [], trusted);
+      assert.equal(r.code, 0, r.log);
+      assert.match(r.log, /\(ERROR\):Cannot send mail using SMTP server \[127\.0\.0\.1:\d+\]: .*STARTTLS/);
+      assert.equal(tlsServer.messages.length, 0);
+      assert.equal(plainServer.messages.length, 0);
+    } finally {
+      await tlsServer.stop();
+      await plainServer.stop();
+    }
+  });
+});
+
 describe('mail failures and authentication', () => {
   test('SMTP_USER/SMTP_PASSWORD authenticate; the password never reaches the log, even when login fails', async () => {
     const password = `s3cret-${randomBytes(6).toString('hex')}`;
@@ -233,6 +289,23 @@ describe('mail failures and authentication', () => {
     assert.match(text, /^To: ops@example\.org, backup-admin@example\.net$/m);
     assert.match(text, /^Subject: Finished run - Alert for sm_task$/m);
     assert.match(text, /Execution of osync instance sm_task on /);
+  });
+
+  test('no SMTP_SERVER and no sendmail: mail -s gets the subject, the recipients and the body', async (t) => {
+    if (fs.existsSync('/usr/sbin/sendmail') || fs.existsSync('/usr/lib/sendmail')) return t.skip('this machine has a system sendmail');
+    const { dir, a, b } = setup();
+    const bin = path.join(dir, 'bin');
+    fs.mkdirSync(bin);
+    const got = path.join(dir, 'mail.got');
+    // A PATH of its own: no sendmail on it, whatever the machine has.
+    fs.writeFileSync(path.join(bin, 'mail'), `#!/bin/sh\nfor a; do echo "ARG: $a"; done > ${got}\ncat >> ${got}\n`, { mode: 0o755 });
+    const pathEnv = [bin, ...(process.env.PATH ?? '').split(':').filter((d) => !['sendmail'].some((p) => fs.existsSync(path.join(d, p))))].join(':');
+    const r = await runConf(dir, keys('mail_task', a, b, { SMTP_SERVER: '', ALWAYS_SEND_MAILS: 'true' }), [], { PATH: pathEnv });
+    assert.equal(r.code, 0, r.log);
+    assert.match(r.log, /Sent mail using mail command\./);
+    const text = fs.readFileSync(got, 'utf8');
+    assert.match(text, /^ARG: -s\nARG: Finished run - Alert for mail_task\nARG: ops@example\.org\nARG: backup-admin@example\.net\n/);
+    assert.match(text, /\nExecution of osync instance mail_task on /);
   });
 
   test('no SMTP_SERVER and no sendmail or mail: ERROR, exit code unchanged', async (t) => {

@@ -7,7 +7,9 @@
 //
 // Messages are parsed here (headers, quoted-printable/base64 body, charset via
 // TextDecoder), since mailparser is not installed.
+import fs from 'node:fs';
 import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { SMTPServer } from 'smtp-server';
 
 export interface ReceivedMail {
@@ -24,6 +26,8 @@ export interface ReceivedMail {
   raw: Buffer;
   /** AUTH user, when the client logged in. */
   authUser?: string;
+  /** The message came over TLS (STARTTLS or implicit). */
+  secure: boolean;
 }
 
 export interface TestSmtp {
@@ -34,12 +38,19 @@ export interface TestSmtp {
   stop(): Promise<void>;
 }
 
-export async function startSmtp(opts: { user?: string; password?: string } = {}): Promise<TestSmtp> {
+/** The self-signed certificate (for 127.0.0.1) the receiver uses with `tls`: a client
+ *  trusts it with NODE_EXTRA_CA_CERTS=TEST_CERT. */
+export const TEST_CERT = fileURLToPath(new URL('../fixtures/smtp-test.crt', import.meta.url));
+const TEST_KEY = fileURLToPath(new URL('../fixtures/smtp-test.key', import.meta.url));
+
+export async function startSmtp(opts: { user?: string; password?: string; tls?: 'starttls' | 'implicit' } = {}): Promise<TestSmtp> {
   const messages: ReceivedMail[] = [];
   const waiters: Array<() => void> = [];
+  const disabled = [...(opts.tls === 'starttls' ? [] : ['STARTTLS']), ...(opts.user ? [] : ['AUTH'])];
   const server = new SMTPServer({
-    secure: false,
-    disabledCommands: opts.user ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
+    secure: opts.tls === 'implicit',
+    ...(opts.tls ? { key: fs.readFileSync(TEST_KEY), cert: fs.readFileSync(TEST_CERT) } : {}),
+    disabledCommands: disabled,
     authOptional: !opts.user,
     allowInsecureAuth: true,
     logger: false,
@@ -54,7 +65,7 @@ export async function startSmtp(opts: { user?: string; password?: string } = {})
         const raw = Buffer.concat(chunks);
         const envelopeFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         const to = session.envelope.rcptTo.map((r) => r.address);
-        messages.push({ ...parseMessage(raw), from: envelopeFrom, to, raw, authUser: session.user as string | undefined });
+        messages.push({ ...parseMessage(raw), from: envelopeFrom, to, raw, authUser: session.user as string | undefined, secure: !!session.secure });
         for (const w of waiters.splice(0)) w();
         cb();
       });
@@ -93,7 +104,7 @@ export async function closedPort(): Promise<number> {
 }
 
 /** Minimal RFC 5322 / MIME parsing for single-part text messages. */
-export function parseMessage(raw: Buffer): Omit<ReceivedMail, 'from' | 'to' | 'raw' | 'authUser'> {
+export function parseMessage(raw: Buffer): Omit<ReceivedMail, 'from' | 'to' | 'raw' | 'authUser' | 'secure'> {
   const text = raw.toString('latin1');
   const sep = text.search(/\r?\n\r?\n/);
   const head = sep < 0 ? text : text.slice(0, sep);

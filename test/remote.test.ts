@@ -209,6 +209,43 @@ describe('remote target over ssh', () => {
     assert.deepEqual(readTree(b), {});
   });
 
+  test('REMOTE_HOST_PING and REMOTE_3RD_PARTY_HOSTS: pinged in order before the sync; no answer is a warning, the sync still runs', async () => {
+    const { a, b, root } = pair();
+    const bin = path.join(root, 'bin');
+    fs.mkdirSync(bin);
+    const calls = path.join(root, 'ping.calls');
+    const up = path.join(root, 'ping.up');
+    // A stand-in ping (the real one needs network rights a CI box may not give): it records
+    // its arguments and answers for the hosts listed in ping.up.
+    fs.writeFileSync(path.join(bin, 'ping'), `#!/bin/sh\necho "$*" >> '${calls}'\nfor h; do :; done\ngrep -qxF -- "$h" '${up}'\n`, { mode: 0o755 });
+    const env = (extra: Record<string, string>) => ({ PATH: `${bin}:${process.env.PATH}`, ...extra });
+    const pinged = () => (fs.existsSync(calls) ? fs.readFileSync(calls, 'utf8').trim().split('\n') : []);
+    const hosts = { REMOTE_HOST_PING: 'yes', REMOTE_3RD_PARTY_HOSTS: 'first.example second.example third.example' };
+
+    writeTree(a, { f1: 'one' });
+    fs.writeFileSync(up, 'second.example\n127.0.0.1\n');
+    let r = await remoteSync(a, b, { env: env(hosts) });
+    assert.equal(r.code, 0, explain(r));
+    assert.deepEqual(pinged(), ['-c 2 -i .2 -W 2 first.example', '-c 2 -i .2 -W 2 second.example', '-c 2 -i .2 -W 2 127.0.0.1']);
+    assert.match(r.log, /Cannot ping 3rd party host \[first\.example\]\. Return code \[1\]\./);
+    assert.deepEqual(readTree(b), { f1: 'one' });
+
+    fs.rmSync(calls);
+    fs.writeFileSync(up, '');
+    writeTree(a, { f2: 'two' });
+    r = await remoteSync(a, b, { env: env(hosts) });
+    assert.equal(r.code, 2, explain(r));
+    assert.equal(pinged().length, 4);
+    assert.match(r.log, /\(WARN\):No remote 3rd party host responded to ping\. No internet \?/);
+    assert.match(r.log, /\(WARN\):Cannot ping \[127\.0\.0\.1\]\. Return code \[1\]\./);
+    assert.deepEqual(readTree(b), { f1: 'one', f2: 'two' }, 'a ping failure does not stop the sync');
+
+    fs.rmSync(calls);
+    r = await remoteSync(a, b, { env: env({ REMOTE_HOST_PING: 'no', REMOTE_3RD_PARTY_HOSTS: '' }) });
+    assert.equal(r.code, 0, explain(r));
+    assert.deepEqual(pinged(), [], 'nothing asked, nothing pinged');
+  });
+
   test('SSH_PASSWORD_FILE without sshpass installed: one clear line, nothing touched', async () => {
     const { a, b, root } = pair();
     writeTree(a, { 'f': 'x' });

@@ -509,7 +509,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
     backupSuffix: config.conflictBackupMultiple ? backupSuffix(ctx.startedAt) : undefined,
   };
   // ACL/xattr-only changes, looked for before anything is applied (which changes ctimes).
-  const attributes = await findAttributeChanges(runner, log, config, replicas, new Set(plan.actions.map((a) => a.path)));
+  const attributes = await findAttributeChanges(runner, log, config, replicas, plan.actions);
   stopIfAsked(ctx);
 
   // osync's resume marker for "changes being applied": a resumed osync.sh redoes its

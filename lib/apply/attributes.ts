@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import type { Config, Side, SyncType } from '../config/types.js';
 import { decodeRendered, displayPath } from '../detect/parse-listing.js';
+import type { Action } from '../plan/plan.js';
 import type { Runner } from '../proc/run.js';
 import { attributeDiscoveryArgv, rsyncMeaning, rsyncSucceeded, transferArgv } from '../proc/rsync.js';
 import { displayRoot, type Replica } from '../replica.js';
@@ -108,17 +109,18 @@ export interface AttributeSync {
 
 /**
  * Find the ACL/xattr-only differences and decide their direction (before any change is
- * applied: the run's own copies and deletions would refresh ctimes). `planned`: paths the
- * plan already acts on. null when the step is off or could not be done (logged).
+ * applied: the run's own copies and deletions would refresh ctimes). A path the plan
+ * already acts on is left to that action. null when the step is off or could not be done (logged).
  */
 export async function findAttributeChanges(
   runner: Runner,
   log: Logger,
   config: Config,
   replicas: Record<Side, Replica>,
-  planned: Set<string>,
+  actions: Action[],
 ): Promise<AttributeSync | null> {
   if (!config.preserveAcl && !config.preserveXattr) return null;
+  const planned = new Set(actions.map((a) => a.path));
   log.notice('Getting list of files that need updates.');
   const res = await runner.run(attributeDiscoveryArgv(config, replicas.initiator, replicas.target), { viaSsh: !!replicas.target.remote });
   if (!rsyncSucceeded(res.exitCode) && res.exitCode !== 23) {

@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { attributeOnlyItems, attributeSources, type Ctimes } from '../lib/apply/attributes.js';
 
 describe('attributeOnlyItems', () => {
-  test('keeps items that differ in ACL or xattrs and nothing that is sent', () => {
+  test('keeps items that differ in ACL or xattrs and nothing that is sent; a directory whatever its time', () => {
     const out = [
       '.f...p...a. f',
       '.d.......a. d/',
+      '.d..t....a. dt/',
       '.f........x d/g',
       '.L........x link',
       '.f.......ax both',
@@ -24,6 +25,7 @@ describe('attributeOnlyItems', () => {
     assert.deepEqual(attributeOnlyItems(out), [
       { path: 'f', acl: true, xattr: false },
       { path: 'd', acl: true, xattr: false },
+      { path: 'dt', acl: true, xattr: false },
       { path: 'd/g', acl: false, xattr: true },
       { path: 'link', acl: false, xattr: true },
       { path: 'both', acl: true, xattr: true },

@@ -25,13 +25,15 @@ export interface AttributeItem {
 }
 
 /** Items of rsync's itemised dry run (`%i %n`) that differ only in ACL ('a') or xattrs
- *  ('x'): not sent (Y is '.'), same checksum, size and time (c, s, t are '.'). Other
- *  attribute letters may be set too (p, o, g: the planner sees those in the listings). */
+ *  ('x'): not sent (Y is '.'), same checksum, size and time (c, s, t are '.'; a
+ *  directory's time is not its content: the two sides' often differ for good, as
+ *  adding a file to one sets it). Other attribute letters may be set too (p, o, g: the
+ *  planner sees those in the listings). */
 export function attributeOnlyItems(itemized: string): AttributeItem[] {
   const out: AttributeItem[] = [];
   for (const line of itemized.split('\n')) {
     if (line.length < 13 || line[11] !== ' ' || line[0] !== '.') continue;
-    if (!'fdL'.includes(line[1]) || line[2] !== '.' || line[3] !== '.' || line[4] !== '.') continue;
+    if (!'fdL'.includes(line[1]) || line[2] !== '.' || line[3] !== '.' || (line[4] !== '.' && line[1] !== 'd')) continue;
     const acl = line[9] === 'a';
     const xattr = line[10] === 'x';
     if (!acl && !xattr) continue;
@@ -168,7 +170,7 @@ export async function applyAttributeChanges(
     }
     if (dry) continue;
     log.notice(`Updating file attributes on ${to} replica.`);
-    const argv = transferArgv(config, replicas[from], replicas[to], { dry: false });
+    const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, omitDirTimes: true });
     const input = Buffer.from(paths.map((p) => `./${decodeRendered(p)}\0`).join(''), 'latin1');
     const res = await runner.run(argv, { input, viaSsh: !!(replicas[from].remote || replicas[to].remote) });
     if (rsyncSucceeded(res.exitCode)) {

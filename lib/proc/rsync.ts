@@ -122,6 +122,8 @@ export interface TransferOptions {
   itemize?: boolean;
   /** --stats: rsync's transfer statistics, shown with the --verbose item lists (as osync). */
   stats?: boolean;
+  /** Leave directories' times as they are (-O): an attribute-only update changes nothing else. */
+  omitDirTimes?: boolean;
 }
 
 /** Copy an explicit list of paths (read NUL-separated from stdin) from one replica to the other. */
@@ -142,6 +144,7 @@ export function transferArgv(c: Config, from: Replica, to: Replica, o: TransferO
     // not there to send (vanished since the listing), so it is not recorded as done.
     '-ii', '--out-format=%i %n',
     ...(o.stats ? ['--stats'] : []),
+    ...(o.omitDirTimes ? ['--omit-dir-times'] : []),
     // A directory replaced by a file (or the reverse) needs its old content removed.
     '--force',
     // A file that vanished since the listing is not an error: the next run sees it gone.

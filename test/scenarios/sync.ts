@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { explain, makeConf, quickSync, runOsync, type OsyncResult } from '../support/osync.js';
-import { modeOf, readTree, scenarioPairs, secondsAgo, setMode, type ScenarioPair, writeTree } from '../support/tree.js';
+import { modeOf, readTree, scenarioPairs, secondsAgo, setMode, setMtime, type ScenarioPair, writeTree } from '../support/tree.js';
 
 const ID = 'quicksync_task';
 const T0 = secondsAgo(100_000); // the "old" state of every tree
@@ -594,14 +594,17 @@ export function syncScenarios(kind: 'local' | 'remote'): void {
       const setfacl = (...args: string[]) => execFileSync('setfacl', args);
       const setfattr = (f: string, k: string, v: string) => execFileSync('setfattr', ['-n', k, '-v', v, f]);
       const mtimes = () => ['f', 'd', 'd/g', 'h', 'k'].flatMap((rel) => [fs.lstatSync(at(p.a, rel)).mtimeMs, fs.lstatSync(at(p.b, rel)).mtimeMs]);
+      // Changed on both sides: the later change wins (ctimes compared to the second remotely).
+      setfattr(at(p.b, 'h'), 'user.v', 'older');
+      // The two sides' directory times differ (as after a file was added on one side): the
+      // directory still gets its ACL.
+      setMtime(at(p.a, 'd'), T1);
+      await new Promise((res) => setTimeout(res, 1100));
+      setfattr(at(p.a, 'h'), 'user.v', 'newer');
       // The mode stays as it is (mask = group bits), so only the ACL tells these apart.
       setfacl('-m', 'u:nobody:r--', at(p.a, 'f'));
       setfattr(at(p.b, 'd/g'), 'user.origin', 'target');
       setfacl('-d', '-m', 'u:nobody:r-x', at(p.b, 'd'));
-      // Changed on both sides: the later change wins (ctimes compared to the second remotely).
-      setfattr(at(p.b, 'h'), 'user.v', 'older');
-      await new Promise((res) => setTimeout(res, 1100));
-      setfattr(at(p.a, 'h'), 'user.v', 'newer');
       const before = mtimes();
       const dry = await sync(p, ['--dry'], env);
       assert.match(dry.log, /Dryrun: would copy ACL of \[f\] initiator → target\./, explain(dry));

@@ -135,7 +135,7 @@ before(() => {
     fs.symlinkSync(target, p(rel));
     expected.set(latin1(rel), { type: 'l', size: target.length, target: latin1(target), mtime: -1 });
   }
-  // Specials are not tracked.
+  // Specials are tracked too (osync copies them but never tracks them).
   execFileSync('mkfifo', [path.join(root, 'fifo')]);
   execFileSync('mkfifo', [path.join(root, 'dir', 'fifo -> x')]);
   // A big sparse file: sizes above 2^32 with thousands separators.
@@ -171,16 +171,16 @@ function walk(dir: Buffer, prefix: Buffer = Buffer.alloc(0), out: Map<string, fs
 }
 
 describe('parse real rsync --list-only output', () => {
-  test('every file, directory and symlink is listed once; fifos and the root are not', () => {
+  test('every file, directory, symlink and fifo is listed once; the root is not', () => {
     const onDisk = walk(Buffer.from(root));
-    const tracked = [...onDisk].filter(([, st]) => st.isFile() || st.isDirectory() || st.isSymbolicLink()).map(([k]) => k).sort(compareBytes);
+    const tracked = [...onDisk].filter(([, st]) => st.isFile() || st.isDirectory() || st.isSymbolicLink() || st.isFIFO()).map(([k]) => k).sort(compareBytes);
     const listed = [...listing.keys()].map(decodeRendered).sort(compareBytes);
     assert.deepEqual(listed, tracked);
     assert.ok(onDisk.has('fifo') && onDisk.has('dir/fifo -> x'), 'the fifos exist');
-    assert.ok(!listed.includes('fifo') && !listed.some((k) => k.startsWith('dir/fifo')), 'fifos are skipped');
+    for (const k of ['fifo', 'dir/fifo -> x']) assert.deepEqual([listing.get(k)!.type, listing.get(k)!.mode[0], listing.get(k)!.target], ['s', 'S', undefined], k);
     assert.ok(!listing.has('.'));
     // and the fixture is what we meant to write
-    assert.deepEqual([...expected.keys()].sort(compareBytes), tracked);
+    assert.deepEqual([...expected.keys(), 'fifo', 'dir/fifo -> x'].sort(compareBytes), tracked);
   });
 
   test('decodeRendered(path) gives back the exact name bytes; entries carry the right type, size, mtime', () => {
@@ -246,10 +246,9 @@ describe('parse real rsync --list-only output', () => {
     }
     assert.equal(n, listing.size);
     const rejected = lines.filter((l) => l && !parseListingLine(l));
-    // exactly the root and the two fifos
-    assert.equal(rejected.length, 3, JSON.stringify(rejected));
+    // exactly the root
+    assert.equal(rejected.length, 1, JSON.stringify(rejected));
     assert.ok(rejected.some((l) => / \.$/.test(l)));
-    assert.equal(rejected.filter((l) => l.startsWith('p')).length, 2);
   });
 
   test('a sub-tree listed from a deeper root uses the same relative rendering', () => {
@@ -386,14 +385,25 @@ describe('parseListingLine on synthetic lines', () => {
     // latin1 high bytes count as one byte each (UTF-8 "é" is two)
     assert.equal(ok('lrwxrwxrwx              2 2020/01/01 00:00:00 l -> \xc3\xa9')[1].target, '\xc3\xa9');
   });
+  test('special files: fifos and sockets as S, devices as D, in both listing formats', () => {
+    assert.deepEqual(parseListingLine('prw-r--r--              0 2020/01/01 00:00:00 fifo'), ['fifo', { type: 's', size: 0, mtime: 1577836800, mode: 'Srw-r--r--' }]);
+    assert.deepEqual(parseListingLine('srwxr-xr-x              0 2020/01/01 00:00:00 sock')![1].mode, 'Srwxr-xr-x');
+    for (const [line, mode] of [
+      ['cS+++++++++ rw-r--r-- 0 0 0 2020/01/01-00:00:00 a fifo', 'Srw-r--r--'],
+      ['cD+++++++++ rw-rw-rw- 0 0 0 2020/01/01-00:00:00 null', 'Drw-rw-rw-'],
+    ] as const) {
+      const got = parseItemLine(line)!;
+      assert.deepEqual(got, parseItemLineByRegex(line));
+      assert.deepEqual(got[1], { type: 's', size: 0, mtime: 1577836800, mode, uid: 0, gid: 0 });
+      assert.equal(itemLine(got[0], got[1]), line);
+    }
+  });
   test('lines that are not entries', () => {
     for (const l of [
       '',
       'receiving incremental file list',
       'drwxr-xr-x          4,096 2020/01/01 00:00:00 .',
-      'prw-r--r--              0 2020/01/01 00:00:00 fifo',
       'crw-rw-rw-          1,  3 2020/01/01 00:00:00 null',
-      'srwxr-xr-x              0 2020/01/01 00:00:00 sock',
       'rsync: [sender] opendir "/x" failed: Permission denied (13)',
       'sent 20 bytes  received 1,234 bytes  2,508.00 bytes/sec',
     ]) assert.equal(parseListingLine(l), null, l);

@@ -30,7 +30,7 @@ import {
 const SIDES = ['initiator', 'target'] as const;
 // Names chosen to sort around "/" (0x2f): ' ' and '-' and '.' sort before it.
 const NAMES = ['a', 'a b', 'a-b', 'a.c'];
-const MODES = { f: ['-rw-r--r--', '-rwxr-xr-x', '-rw-------'], d: ['drwxr-xr-x', 'drwx------'] };
+const MODES = { f: ['-rw-r--r--', '-rwxr-xr-x', '-rw-------'], d: ['drwxr-xr-x', 'drwx------'], s: ['Srw-r--r--', 'Srw-------'] };
 const TARGETS = ['a', 'x -> y', '../up', 'a b/a'];
 
 type Replica = Map<string, Entry>;
@@ -49,15 +49,15 @@ interface World {
 // User operations on one replica (paths stay well-formed: parents are directories).
 
 type Op =
-  | { op: 'create'; path: string; kind: 'f' | 'd' | 'l'; size: number; tie: boolean; target: number }
+  | { op: 'create'; path: string; kind: 'f' | 'd' | 'l' | 's'; size: number; tie: boolean; target: number }
   | { op: 'modify'; path: string; size: number; tie: boolean }
   | { op: 'delete'; path: string }
   | { op: 'chmod'; path: string; mode: number }
   | { op: 'rename'; path: string; to: string }
-  | { op: 'retype'; path: string; kind: 'f' | 'd' | 'l'; size: number; target: number };
+  | { op: 'retype'; path: string; kind: 'f' | 'd' | 'l' | 's'; size: number; target: number };
 
 const pathArb = fc.array(fc.integer({ min: 0, max: NAMES.length - 1 }), { minLength: 1, maxLength: 3 }).map((ix) => ix.map((i) => NAMES[i]).join('/'));
-const kindArb = fc.constantFrom<'f' | 'd' | 'l'>('f', 'f', 'd', 'd', 'l');
+const kindArb = fc.constantFrom<'f' | 'd' | 'l' | 's'>('f', 'f', 'd', 'd', 'l', 's');
 const sizeArb = fc.integer({ min: 0, max: 3 });
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 5, arbitrary: fc.record({ op: fc.constant('create' as const), path: pathArb, kind: kindArb, size: sizeArb, tie: fc.boolean(), target: fc.nat(TARGETS.length - 1) }) },
@@ -84,11 +84,12 @@ function parentsAreDirs(r: Replica, path: string): boolean {
   return ancestors(path).every((a) => r.get(a)?.type === 'd');
 }
 
-function makeEntry(w: World, kind: 'f' | 'd' | 'l', size: number, tie: boolean, target: number): Entry {
+function makeEntry(w: World, kind: 'f' | 'd' | 'l' | 's', size: number, tie: boolean, target: number): Entry {
   // "tie": reuse a small fixed mtime so both sides often end up with equal mtimes.
   const mtime = tie ? 1000 : ++w.clock;
   if (kind === 'd') return { type: 'd', size: 0, mtime, mode: MODES.d[0] };
   if (kind === 'l') return { type: 'l', size: TARGETS[target].length, mtime, mode: 'lrwxrwxrwx', target: TARGETS[target] };
+  if (kind === 's') return { type: 's', size: 0, mtime, mode: MODES.s[0] };
   return { type: 'f', size, mtime, mode: MODES.f[0] };
 }
 

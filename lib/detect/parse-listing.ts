@@ -5,7 +5,9 @@
 // precedes #ooo as \#134. Text is latin1-decoded so every byte survives 1:1.
 // Sizes and times come from the listing; rsync runs with TZ=UTC so the time is UTC.
 
-export type EntryType = 'f' | 'd' | 'l';
+/** File, directory, symlink, or special file (fifo, socket, device: synced and tracked,
+ *  compared by kind and mtime; a device's numbers are not in the listing). */
+export type EntryType = 'f' | 'd' | 'l' | 's';
 
 export interface Entry {
   type: EntryType;
@@ -13,7 +15,8 @@ export interface Entry {
   size: number;
   /** Epoch seconds. */
   mtime: number;
-  /** The ten-character mode string, e.g. "-rw-r--r--". */
+  /** The ten-character mode string, e.g. "-rw-r--r--"; a special file's first character
+   *  says which kind it is, as rsync itemises it: 'S' fifo or socket, 'D' device. */
   mode: string;
   /** Symlink target, rendered like a path. */
   target?: string;
@@ -24,7 +27,7 @@ export interface Entry {
 
 export type Listing = Map<string, Entry>;
 
-const LINE = /^([dl-][rwxsStT-]{9})[.+]?\s+([\d,]+) (\d{4})\/(\d\d)\/(\d\d) (\d\d):(\d\d):(\d\d) (.*)$/s;
+const LINE = /^([dlpscb-][rwxsStT-]{9})[.+]?\s+([\d,]+) (\d{4})\/(\d\d)\/(\d\d) (\d\d):(\d\d):(\d\d) (.*)$/s;
 
 /** Length in bytes of a rendered path once its \#ooo escapes are decoded. */
 export function renderedByteLength(rendered: string): number {
@@ -36,13 +39,16 @@ export function renderedByteLength(rendered: string): number {
   return n;
 }
 
-/** One listing line → [path, entry], or null for lines that are not tracked
- *  (devices, fifos, sockets, the root ".", rsync chatter). */
+/** One listing line → [path, entry], or null for lines that are not tracked (the root
+ *  ".", rsync chatter; a device, whose size column is "major, minor"). */
 export function parseListingLine(line: string): [string, Entry] | null {
   const m = LINE.exec(line);
   if (!m) return null;
-  const mode = m[1];
-  const type = mode[0] === '-' ? 'f' : (mode[0] as EntryType);
+  let mode = m[1];
+  const type: EntryType = mode[0] === '-' ? 'f' : mode[0] === 'd' || mode[0] === 'l' ? mode[0] : 's';
+  // A special's kind as the dry-run listing itemises it ('S' fifo/socket, 'D' device), so
+  // that both parsers give the same entry.
+  if (type === 's') mode = (mode[0] === 'c' || mode[0] === 'b' ? 'D' : 'S') + mode.slice(1);
   const size = Number(m[2].replace(/,/g, ''));
   const mtime = Date.UTC(+m[3], +m[4] - 1, +m[5], +m[6], +m[7], +m[8]) / 1000;
   return named(m[9], { type, size: type === 'd' ? 0 : size, mtime, mode });
@@ -62,10 +68,10 @@ function named(name: string, entry: Entry): [string, Entry] | null {
 }
 
 const ITEM_LINE = /^[.<>ch*][fdLDS]\S{9} ([rwxsStT-]{9}) (\d+) (\d+) (\d+) (\d{4})\/(\d\d)\/(\d\d)-(\d\d):(\d\d):(\d\d) (.*)$/s;
-const ITEM_TYPES: Record<string, EntryType | undefined> = { f: 'f', d: 'd', L: 'l' };
+const ITEM_TYPES: Record<string, EntryType | undefined> = { f: 'f', d: 'd', L: 'l', D: 's', S: 's' };
 
 /** One line of the dry-run listing (lib/proc/rsync.ts LISTING_FORMAT) → [path, entry],
- *  or null for what is not tracked (the root, devices, fifos, sockets, rsync chatter). */
+ *  or null for what is not tracked (the root, rsync chatter). */
 export function parseItemLine(line: string): [string, Entry] | null {
   return parseItemLineFast(line) ?? parseItemLineByRegex(line);
 }
@@ -78,12 +84,12 @@ function charTable(chars: string): Uint8Array {
 }
 const PERM_CHARS = charTable('rwxsStT-');
 const ITEM_FIRST = charTable('.<>ch*');
-const TYPE_CHARS = charTable('fdL');
+const TYPE_CHARS = charTable('fdLDS');
 
 /**
  * The same parse as parseItemLineByRegex for the usual line, by position and without a
  * regex or substrings (a 100k-file listing is parsed in a fraction of the time).
- * undefined: not a plain file/dir/link line of the expected shape; the regex decides.
+ * undefined: not a file/dir/link/special line of the expected shape; the regex decides.
  *   ">f+++++++++ rw-r--r-- UID GID SIZE YYYY/MM/DD-hh:mm:ss NAME"
  */
 function parseItemLineFast(line: string): [string, Entry] | null | undefined {
@@ -97,7 +103,7 @@ function parseItemLineFast(line: string): [string, Entry] | null | undefined {
     type,
     size: type === 'd' ? 0 : nums[2],
     mtime: Date.UTC(d(0) * 100 + d(2), d(5) - 1, d(8), d(11), d(14), d(17)) / 1000,
-    mode: (type === 'f' ? '-' : type) + line.slice(12, 21),
+    mode: modeChar(type, line[1]) + line.slice(12, 21),
     uid: nums[0],
     gid: nums[1],
   };
@@ -105,7 +111,7 @@ function parseItemLineFast(line: string): [string, Entry] | null | undefined {
 }
 
 /** Check a line's shape; the index where its date starts (the name starts 20 later), with
- *  uid, gid and size in `nums`; -1 when it is not a plain file/dir/link line. */
+ *  uid, gid and size in `nums`; -1 when it is not a file/dir/link/special line. */
 function scanItemLine(line: string, nums: number[]): number {
   if (line.length < 44 || TYPE_CHARS[line.charCodeAt(1) & 255] !== 1 || ITEM_FIRST[line.charCodeAt(0) & 255] !== 1) return -1;
   if (line.charCodeAt(11) !== 32 || line.charCodeAt(21) !== 32) return -1;
@@ -155,6 +161,11 @@ const scratch = [0, 0, 0];
 /** "YYYY/MM/DD-hh:mm:ss": 0 where a digit goes, else the separator's char code. */
 const DATE_SHAPE = [...'0000/00/00-00:00:00'].map((c) => (c === '0' ? 0 : c.charCodeAt(0)));
 
+/** The first character of an entry's mode string: '-' for a file, 'D'/'S' as itemised for a special. */
+function modeChar(type: EntryType, itemised: string): string {
+  return type === 'f' ? '-' : type === 's' ? itemised : type;
+}
+
 /** The reference parse (also the fallback for any line of another shape). */
 export function parseItemLineByRegex(line: string): [string, Entry] | null {
   const m = ITEM_LINE.exec(line);
@@ -166,7 +177,7 @@ export function parseItemLineByRegex(line: string): [string, Entry] | null {
     type,
     size: type === 'd' ? 0 : size,
     mtime: Date.UTC(+m[5], +m[6] - 1, +m[7], +m[8], +m[9], +m[10]) / 1000,
-    mode: (type === 'f' ? '-' : type) + m[1],
+    mode: modeChar(type, line[1]) + m[1],
     uid: Number(m[2]),
     gid: Number(m[3]),
   };
@@ -205,7 +216,7 @@ export function parseItemLines(lines: string[]): Listing {
   return out;
 }
 
-const ITEM_OF: Record<EntryType, string> = { f: '>f+++++++++', d: 'cd+++++++++', l: 'cL+++++++++' };
+const ITEM_OF: Record<Exclude<EntryType, 's'>, string> = { f: '>f+++++++++', d: 'cd+++++++++', l: 'cL+++++++++' };
 
 /** An entry as a dry-run listing line (the inverse of parseItemLine; an unknown
  *  uid/gid is written as 0: the caller marks it). */
@@ -214,7 +225,8 @@ export function itemLine(path: string, e: Entry): string {
   const p = (n: number, w = 2) => String(n).padStart(w, '0');
   const date = `${p(d.getUTCFullYear(), 4)}/${p(d.getUTCMonth() + 1)}/${p(d.getUTCDate())}-${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())}`;
   const name = e.type === 'd' ? `${path}/` : e.type === 'l' && e.target !== undefined ? `${path} -> ${e.target}` : path;
-  return `${ITEM_OF[e.type]} ${e.mode.slice(1)} ${e.uid ?? 0} ${e.gid ?? 0} ${e.size} ${date} ${name}`;
+  const item = e.type === 's' ? `c${e.mode[0] === 'D' ? 'D' : 'S'}+++++++++` : ITEM_OF[e.type];
+  return `${item} ${e.mode.slice(1)} ${e.uid ?? 0} ${e.gid ?? 0} ${e.size} ${date} ${name}`;
 }
 
 /** Where " -> target" starts in a symlink line: the target's byte length is the listed

@@ -83,6 +83,8 @@ export function sameContent(a: Entry, b: Entry): boolean {
   if (a.type !== b.type) return false;
   if (a.type === 'd') return true;
   if (a.type === 'l') return a.target === b.target;
+  // A fifo, socket or device has no content to compare: its kind and its time.
+  if (a.type === 's') return a.mode[0] === b.mode[0] && a.mtime === b.mtime;
   return a.size === b.size && a.mtime === b.mtime;
 }
 

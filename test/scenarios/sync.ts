@@ -583,6 +583,25 @@ export function syncScenarios(kind: 'local' | 'remote'): void {
       assert.deepEqual(readTree(p.b), want);
     });
 
+    test('special files: a fifo is copied, and its deletion propagates to the trash like a file (osync copies it back)', async () => {
+      const p = pair();
+      writeTree(p.a, { f: 'one', d: null }, { mtime: T0 });
+      execFileSync('mkfifo', [path.join(p.a, 'pipe'), path.join(p.a, 'd', 'p2')]);
+      await sync(p);
+      const isFifo = (f: string) => exists(f) && fs.lstatSync(f).isFIFO();
+      assert.ok(isFifo(path.join(p.b, 'pipe')) && isFifo(path.join(p.b, 'd', 'p2')), 'fifos created on the target');
+      assert.match(read(path.join(p.state, `initiator-tree-after-${ID}`)), /^d\nd\/p2\nf\npipe\n$/);
+      const quiet = await sync(p, ['--summary']);
+      assert.deepEqual(summaryBlock(quiet), ['Initiator has 0 updates.', 'Target has 0 updates.', 'Initiator has 0 deletions.', 'Target has 0 deletions.']);
+
+      fs.rmSync(path.join(p.b, 'pipe'));
+      await sync(p);
+      assert.ok(!exists(path.join(p.a, 'pipe')), 'the deletion propagated');
+      assert.ok(isFifo(path.join(p.a, '.osync_workdir', 'deleted', 'pipe')), 'into the trash, still a fifo');
+      assert.deepEqual(readTree(p.a), { d: '<dir>', 'd/p2': '<special>', f: 'one' });
+      assert.deepEqual(readTree(p.b), readTree(p.a));
+    });
+
     test('PRESERVE_ACL/XATTR: an ACL or xattr change alone goes from the side that made it last, nothing else moves', async () => {
       const p = pair();
       writeTree(p.a, { f: 'one', 'd/g': 'gee', h: 'aitch', k: 'kay' }, { mtime: T0 });

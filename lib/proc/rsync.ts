@@ -78,9 +78,10 @@ function remoteArgs(...replicas: Replica[]): string[] {
  *  `<itemize> <perms> <uid> <gid> <size> <YYYY/MM/DD-HH:MM:SS> <name>[ -> <link target>]`. */
 export const LISTING_FORMAT = '%i %B %U %G %l %M %n%L';
 
-export function listingArgv(c: Config, r: Replica, emptyDir: string): string[] {
+/** A recursive dry run over a replica's tree: the walk, the exclusions and the rendering
+ *  of names shared by the listings and the ACL/xattr comparison. */
+function dryRunWalkArgs(c: Config): string[] {
   return [
-    c.rsyncExecutable,
     // --no-inc-recursive: one file list sent up front costs rsync less than one per
     // directory (about 10% of a large listing); the order of lines does not matter.
     '-r', '-n', '--no-inc-recursive', '-ltD', '-8',
@@ -89,29 +90,17 @@ export function listingArgv(c: Config, r: Replica, emptyDir: string): string[] {
     ...c.rsyncOptionalArgs,
     ...attributeArgs(c),
     ...patternArgs(c),
-    ...remoteArgs(r),
-    `--out-format=${LISTING_FORMAT}`,
-    rsyncLocation(r),
-    `${emptyDir}/`,
   ];
 }
 
+export function listingArgv(c: Config, r: Replica, emptyDir: string): string[] {
+  return [c.rsyncExecutable, ...dryRunWalkArgs(c), ...remoteArgs(r), `--out-format=${LISTING_FORMAT}`, rsyncLocation(r), `${emptyDir}/`];
+}
+
 /** The initiator compared with the target as a dry run, itemised (`%i %n`): with -A/-X
- *  an item whose ACL or xattrs differ shows 'a' or 'x' (lib/apply/attributes.ts). Same
- *  walk and exclusions as the listings. */
+ *  an item whose ACL or xattrs differ shows 'a' or 'x' (lib/apply/attributes.ts). */
 export function attributeDiscoveryArgv(c: Config, from: Replica, to: Replica): string[] {
-  return [
-    c.rsyncExecutable,
-    '-r', '-n', '--no-inc-recursive', '-ltD', '-8',
-    ...linkArgs(c).filter((a) => a !== '-H'),
-    ...c.rsyncOptionalArgs,
-    ...attributeArgs(c),
-    ...patternArgs(c),
-    ...remoteArgs(from, to),
-    '--out-format=%i %n',
-    rsyncLocation(from),
-    rsyncLocation(to),
-  ];
+  return [c.rsyncExecutable, ...dryRunWalkArgs(c), ...remoteArgs(from, to), '--out-format=%i %n', rsyncLocation(from), rsyncLocation(to)];
 }
 
 export interface TransferOptions {

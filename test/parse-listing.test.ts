@@ -289,12 +289,16 @@ describe('the dry-run listing osync-ts uses (lib/proc/rsync.ts LISTING_FORMAT)',
       for (const [k, e] of items) assert.deepEqual(parseItemLine(itemLine(k, e)), [k, e], JSON.stringify(k));
 
       // The state: entries as listed, with unknown owners (just copied) and path-only.
+      // (Special files, which osync's list leaves out, are checked at the end.)
+      const specials = new Map([...items].filter(([, e]) => e.type === 's'));
+      const tracked = new Map([...items].filter(([, e]) => e.type !== 's'));
+      assert.equal(specials.size, 2, 'the two fifos');
       const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'osync-ts-state-'));
       try {
         const state = new StateDir(stateDir, 'id', false);
-        const base: BaseListing = new Map(items);
+        const base: BaseListing = new Map(tracked);
         let n = 0;
-        for (const [k, e] of items) {
+        for (const [k, e] of tracked) {
           const { uid: _uid, gid: _gid, ...ownerless } = e;
           if (n % 3 === 1) base.set(k, ownerless);
           if (n % 3 === 2) base.set(k, null);
@@ -313,9 +317,9 @@ describe('the dry-run listing osync-ts uses (lib/proc/rsync.ts LISTING_FORMAT)',
         const same = { paths: [] as string[], lines: [] as string[] };
         const planned: BaseListing = new Map();
         sorted.forEach((k, i) => {
-          if (i % 2 === 0 && items.get(k)) {
+          if (i % 2 === 0 && tracked.get(k)) {
             same.paths.push(k);
-            same.lines.push(itemLine(k, items.get(k)!));
+            same.lines.push(itemLine(k, tracked.get(k)!));
           } else planned.set(k, base.get(k)!);
         });
         assert.ok(same.paths.length > 2 && planned.size > 2);
@@ -323,7 +327,7 @@ describe('the dry-run listing osync-ts uses (lib/proc/rsync.ts LISTING_FORMAT)',
         assert.equal(fs.readFileSync(state.name('target', 'tree-after'), 'latin1'), sorted.join('\n') + '\n');
         const merged = state.readBase('target')!;
         assert.deepEqual([...merged.keys()], sorted);
-        for (const k of sorted) assert.deepEqual(merged.get(k), planned.has(k) ? planned.get(k) : items.get(k), JSON.stringify(k));
+        for (const k of sorted) assert.deepEqual(merged.get(k), planned.has(k) ? planned.get(k) : tracked.get(k), JSON.stringify(k));
 
         // Read back for the split: the initiator's paths from osync's list, in the lines' order;
         // both sides' lines as one array when the two states are the same text.
@@ -351,6 +355,17 @@ describe('the dry-run listing osync-ts uses (lib/proc/rsync.ts LISTING_FORMAT)',
         both = state.readBothBaseLines();
         assert.equal(both.lines.initiator, null);
         assert.equal(both.initiatorPaths, undefined);
+
+        // Special files: in our metadata, not in osync's list (osync.sh would take them for
+        // deleted), whether planned or set aside as unchanged; read back all the same.
+        const withSpecials: BaseListing = new Map([...tracked, ...specials]);
+        const [asideKey, aside] = [...specials][0];
+        state.writeAfter('initiator', new Map([...withSpecials].filter(([k]) => k !== asideKey)), '-', { paths: [asideKey], lines: [itemLine(asideKey, aside)] });
+        assert.equal(fs.readFileSync(state.name('initiator', 'tree-after'), 'latin1'), [...tracked.keys()].sort(compareBytes).join('\n') + '\n');
+        const backAll = state.readBase('initiator')!;
+        assert.deepEqual([...backAll.keys()].sort(compareBytes), [...withSpecials.keys()].sort(compareBytes));
+        for (const [k, e] of specials) assert.deepEqual(backAll.get(k), e, JSON.stringify(k));
+        assert.equal(state.readBothBaseLines().initiatorPaths, undefined, 'the list no longer names every metadata line');
       } finally {
         fs.rmSync(stateDir, { recursive: true, force: true });
       }

@@ -11,7 +11,8 @@
 // osync-ts keeps one extra file per side, <side>-tree-after-<ID>.meta (each path's
 // listing line: type, mode, owner, group, size, mtime; see metaLine). osync never reads
 // it; it is used only while it is stamped with the size and mtime of osync's own
-// <side>-tree-after-<ID>, i.e. describes the same paths.
+// <side>-tree-after-<ID>, i.e. describes the same paths (plus the special files, which
+// osync's lists leave out as osync.sh's own listing does).
 // It also keeps <side>-replica-id-<ID>: the filesystem and mount point each replica
 // root was on at the last successful run (the deletion guard's "mount changed" check).
 import fs from 'node:fs';
@@ -245,16 +246,25 @@ export class StateDir {
   /** The paths, and osync's text of them, of the last current or after list written: a
    *  replica's current and after lists, and the two replicas' after lists, usually hold
    *  the same paths; then they are merged and joined once. */
-  private lastAfter?: { keys: string[]; same: SameLines; paths: string[]; text: string };
+  private lastAfter?: { keys: string[]; special: string; same: SameLines; paths: string[]; text: string };
 
   private afterPaths(listing: BaseListing, same: SameLines): { paths: string[]; text: string } {
     // Paths listed unchanged everywhere (lib/detect/unchanged.ts) keep their line as is;
     // they come sorted, so only the others are sorted, then the two merged.
     const keys = [...listing.keys()].sort(byBytes);
+    const specialKeys = keys.filter((k) => listing.get(k)?.type === 's');
+    const special = specialKeys.join('\n');
     const last = this.lastAfter;
-    if (last && last.same === same && last.keys.length === keys.length && last.keys.every((k, i) => k === keys[i])) return last;
+    if (last && last.same === same && last.special === special && last.keys.length === keys.length && last.keys.every((k, i) => k === keys[i])) return last;
     const paths = mergeSorted(keys, same.paths);
-    this.lastAfter = { keys, same, paths, text: paths.length ? paths.join('\n') + '\n' : '' };
+    // osync.sh never lists special files: in its lists they would read as deleted on both
+    // sides on its next run. They are kept in our metadata only.
+    const hidden = new Set(specialKeys);
+    same.lines.forEach((line, j) => {
+      if (line[1] === 'S' || line[1] === 'D') hidden.add(same.paths[j]);
+    });
+    const listed = hidden.size ? paths.filter((p) => !hidden.has(p)) : paths;
+    this.lastAfter = { keys, special, same, paths, text: listed.length ? listed.join('\n') + '\n' : '' };
     return this.lastAfter;
   }
 

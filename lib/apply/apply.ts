@@ -36,7 +36,7 @@ export interface ApplyResult {
 
 /** NUL-separated list for --files-from --from0. Each entry starts with "./": rsync
  *  reads a list line that begins with '#' or ';' as a comment, even with --from0. */
-function fileList(paths: string[]): Buffer {
+export function fileList(paths: string[]): Buffer {
   return Buffer.from(paths.map((p) => './' + decodeRendered(p) + '\0').join(''), 'latin1');
 }
 

@@ -6,7 +6,6 @@
 // Better than osync: xattr-only changes are propagated too, and directories and links
 // as well as files. Changes the planner already acts on (content, mode, owner) are left
 // to their own copy, which carries ACLs and xattrs with it.
-import fs from 'node:fs';
 import type { Config, Side, SyncType } from '../config/types.js';
 import { decodeRendered, displayPath } from '../detect/parse-listing.js';
 import type { Action } from '../plan/plan.js';
@@ -15,6 +14,8 @@ import { attributeDiscoveryArgv, rsyncMeaning, rsyncSucceeded, transferArgv } fr
 import { displayRoot, type Replica } from '../replica.js';
 import type { Logger } from '../report/log.js';
 import { firstLine } from '../detect/list.js';
+import { lstatRaw } from '../trash.js';
+import { fileList } from './apply.js';
 
 /** An item whose ACL or xattrs differ between the replicas, all else being equal. */
 export interface AttributeItem {
@@ -85,16 +86,13 @@ async function readCtimes(runner: Runner, r: Replica, paths: string[]): Promise<
   const at = new Map<string, number>();
   if (!r.remote) {
     for (const p of paths) {
-      try {
-        at.set(p, fs.lstatSync(Buffer.from(`${r.root}/${decodeRendered(p)}`, 'latin1')).ctimeMs);
-      } catch {
-        /* gone since the dry run: left for the next run */
-      }
+      // Gone since the dry run: no time, left for the next run.
+      const st = lstatRaw(`${r.root}/${decodeRendered(p)}`);
+      if (st) at.set(p, st.ctimeMs);
     }
     return { at, precise: true };
   }
-  const input = Buffer.from(paths.map((p) => `./${decodeRendered(p)}\0`).join(''), 'latin1');
-  const res = await runner.runScript(r, CTIME_SCRIPT, [r.root], { input });
+  const res = await runner.runScript(r, CTIME_SCRIPT, [r.root], { input: fileList(paths) });
   const lines = res.stdout.split('\n').filter((l) => l !== '');
   // One line per path, in order: anything else (a path gone meanwhile) cannot be matched up.
   if (res.exitCode !== 0 || lines.length !== paths.length || !lines.every((l) => /^\d+$/.test(l))) return null;
@@ -154,6 +152,7 @@ export async function applyAttributeChanges(
   found: AttributeSync,
   dry: boolean,
 ): Promise<void> {
+  const byPath = new Map(found.items.map((i) => [i.path, i]));
   for (const from of ['initiator', 'target'] as const) {
     const to: Side = from === 'initiator' ? 'target' : 'initiator';
     const paths = found.from[from];
@@ -161,7 +160,6 @@ export async function applyAttributeChanges(
       log.notice(`Updating file attributes on ${to} replica not required.`);
       continue;
     }
-    const byPath = new Map(found.items.map((i) => [i.path, i]));
     for (const p of paths) {
       const what = byPath.get(p);
       const kind = what?.acl && what.xattr ? 'ACL and xattrs' : what?.acl ? 'ACL' : 'xattrs';
@@ -171,8 +169,7 @@ export async function applyAttributeChanges(
     if (dry) continue;
     log.notice(`Updating file attributes on ${to} replica.`);
     const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, omitDirTimes: true });
-    const input = Buffer.from(paths.map((p) => `./${decodeRendered(p)}\0`).join(''), 'latin1');
-    const res = await runner.run(argv, { input, viaSsh: !!(replicas[from].remote || replicas[to].remote) });
+    const res = await runner.run(argv, { input: fileList(paths), viaSsh: !!(replicas[from].remote || replicas[to].remote) });
     if (rsyncSucceeded(res.exitCode)) {
       log.notice(`Successfully updated file attributes on ${to} replica [${displayRoot(replicas[to])}].`);
       continue;

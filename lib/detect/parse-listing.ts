@@ -70,6 +70,11 @@ function named(name: string, entry: Entry): [string, Entry] | null {
 const ITEM_LINE = /^[.<>ch*][fdLDS]\S{9} ([rwxsStT-]{9}) (\d+) (\d+) (\d+) (\d{4})\/(\d\d)\/(\d\d)-(\d\d):(\d\d):(\d\d) (.*)$/s;
 const ITEM_TYPES: Record<string, EntryType | undefined> = { f: 'f', d: 'd', L: 'l', D: 's', S: 's' };
 
+/** Whether a dry-run listing line (or a state line that is one) names a special file. */
+export function isSpecialItemLine(line: string): boolean {
+  return ITEM_TYPES[line[1]] === 's';
+}
+
 /** One line of the dry-run listing (lib/proc/rsync.ts LISTING_FORMAT) → [path, entry],
  *  or null for what is not tracked (the root, rsync chatter). */
 export function parseItemLine(line: string): [string, Entry] | null {

@@ -18,7 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Side } from '../config/types.js';
-import { itemLine, listedLine, parseItemLine, setListedLine, type Entry } from '../detect/parse-listing.js';
+import { isSpecialItemLine, itemLine, listedLine, parseItemLine, setListedLine, type Entry } from '../detect/parse-listing.js';
 import type { BaseListing } from '../plan/plan.js';
 
 /** Lines that stand for themselves in the state (see lib/detect/unchanged.ts). */
@@ -261,7 +261,7 @@ export class StateDir {
     // sides on its next run. They are kept in our metadata only.
     const hidden = new Set(specialKeys);
     same.lines.forEach((line, j) => {
-      if (line[1] === 'S' || line[1] === 'D') hidden.add(same.paths[j]);
+      if (isSpecialItemLine(line)) hidden.add(same.paths[j]);
     });
     const listed = hidden.size ? paths.filter((p) => !hidden.has(p)) : paths;
     this.lastAfter = { keys, special, same, paths, text: listed.length ? listed.join('\n') + '\n' : '' };

@@ -64,6 +64,7 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
   const { config, flags, log, runner, replicas } = ctx;
   const held: Replica[] = [];
   const me: LockOwner = { pid: process.pid, instanceId: config.instanceId };
+  let state: StateDir | undefined;
   try {
     phase(ctx, 'check');
     checkLocalTools(config, replicas.target);
@@ -73,8 +74,9 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
     const identities = await checkReplicas(ctx, lockWithCheck ? { me, held } : null);
     if (!lockWithCheck) phase(ctx, 'lock');
     if (!flags.noLocks) await takeLocks(ctx, me, held);
-    const state = new StateDir(replicas.initiator.stateDir, config.instanceId, flags.dry);
+    state = new StateDir(replicas.initiator.stateDir, config.instanceId, flags.dry);
     state.ensure();
+    if (!flags.dry) state.removeLeftovers();
     if (flags.initialize) {
       await initialize(ctx, state, identities);
       return {};
@@ -96,6 +98,8 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
     }
     throw e;
   } finally {
+    // A run that stopped before its commit: what it staged is not the state.
+    await state?.discardStaged();
     await Promise.all(held.map((r) => releaseLock(runner, r, me).catch(() => log.error(`Cannot remove ${r.side} replica lock.`))));
     const remote = replicas.target.remote;
     if (remote?.controlPath) {
@@ -512,6 +516,22 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   const attributes = await findAttributeChanges(runner, log, config, replicas, plan.actions);
   stopIfAsked(ctx);
 
+  // The after state if every action is done, written now (a large one by a thread of its
+  // own, while the changes are applied) and put in place once they are.
+  const afterState = (notDone: Set<Action>) => {
+    const after = expectedAfter(input, plan.actions, notDone);
+    // A replica that no action touched holds what it listed: its listing's digest goes
+    // with its state, and the next run need not even read it if it lists the same again.
+    const touched = (s: Side) => notDone.size > 0 || plan.actions.some((a) => (a.kind === 'copy' && a.to === s) || (a.kind === 'delete' && a.on === s));
+    const digest = (s: Side) => (touched(s) ? '-' : listed.digests[s] ?? '-');
+    return { after, digests: { initiator: digest('initiator'), target: digest('target') } };
+  };
+  const writesAfter = !flags.dry && bidirectional && !plan.settled;
+  if (writesAfter) {
+    const { after, digests } = afterState(new Set());
+    state.stageAfter(after, digests, same);
+  }
+
   // osync's resume marker for "changes being applied": a resumed osync.sh redoes its
   // update and deletion steps, a resumed osync-ts redoes detection; both converge.
   phase(ctx, 'delete');
@@ -547,18 +567,18 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
     for (const s of SIDES) if (listed.digests[s] && listed.digests[s] !== known[s]) state.writeAfter(s, now[s], listed.digests[s], same);
   }
   // Nothing changed anywhere: the base on disk already says what the replicas hold.
-  if (!flags.dry && bidirectional && !plan.settled) {
+  if (writesAfter) {
     // A copy whose source vanished is recorded as not done, so the next run sees the
     // deletion (or whatever happened) afresh instead of taking the old copy for current.
     const notDone = new Set([...failed, ...transfers.vanished]);
-    const after = expectedAfter(input, plan.actions, notDone);
-    // A replica that no action touched holds what it listed: its listing's digest goes
-    // with its state, and the next run need not even read it if it lists the same again.
-    const touched = (s: Side) => notDone.size > 0 || plan.actions.some((a) => (a.kind === 'copy' && a.to === s) || (a.kind === 'delete' && a.on === s));
-    const digest = (s: Side) => (touched(s) ? '-' : listed.digests[s] ?? '-');
-    state.writeAfter('initiator', after.initiator, digest('initiator'), same);
-    testPoint('commit-half');
-    state.writeAfter('target', after.target, digest('target'), same);
+    if (!notDone.size) await state.commitStaged(() => testPoint('commit-half'));
+    else {
+      await state.discardStaged();
+      const { after, digests } = afterState(notDone);
+      state.writeAfter('initiator', after.initiator, digests.initiator, same);
+      testPoint('commit-half');
+      state.writeAfter('target', after.target, digests.target, same);
+    }
   }
   stopIfAsked(ctx);
   if (failed.size) {

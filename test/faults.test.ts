@@ -237,16 +237,21 @@ async function pendingWork(mode: Mode): Promise<Pair> {
   return p;
 }
 
-type Kill = 'check' | 'lock' | 'list' | 'plan' | 'delete' | 'transfer' | 'commit' | 'commit-half' | 'cleanup' | 'mid-transfer' | 'mid-deletion';
-const KILLS: Kill[] = ['check', 'lock', 'list', 'plan', 'delete', 'transfer', 'commit', 'commit-half', 'cleanup', 'mid-transfer', 'mid-deletion'];
+type Point = 'check' | 'lock' | 'list' | 'plan' | 'delete' | 'transfer' | 'commit' | 'commit-half' | 'cleanup' | 'mid-transfer' | 'mid-deletion';
+/** A point, or a point in a run whose after state is written by a thread of its own while
+ *  the changes are applied (as on a large tree; lib/state/background-write.ts). */
+type Kill = Point | `${Point} (state thread)`;
+const KILLS: Kill[] = ['check', 'lock', 'list', 'plan', 'delete', 'transfer', 'commit', 'commit-half', 'cleanup', 'mid-transfer', 'mid-deletion', 'mid-deletion (state thread)', 'commit-half (state thread)'];
 /** Killed before the run wrote its locks / its first resume marker. */
 const BEFORE_LOCKS: Kill[] = ['check', 'lock'];
 
 /** Start a run and SIGKILL it (with its children) at `at`; returns the killed run. */
-async function killAt(mode: Mode, p: Pair, at: Kill): Promise<OsyncResult> {
+async function killAt(mode: Mode, p: Pair, kill: Kill): Promise<OsyncResult> {
   const pauseFile = path.join(p.root, 'paused-at');
   fs.rmSync(pauseFile, { force: true });
   const env: Record<string, string> = { MAX_DELETE_PERCENT: '100', ...mode.env() };
+  const at = kill.replace(' (state thread)', '') as Point;
+  if (at !== kill) env.OSYNC_TS_TEST_STATE_THREAD_MIN_BYTES = '1';
   if (at === 'mid-transfer') env.BANDWIDTH = '300';
   else if (at !== 'mid-deletion') Object.assign(env, { OSYNC_TS_TEST_PAUSE_AT: at, OSYNC_TS_TEST_PAUSE_FILE: pauseFile });
   const s = start(p.root, mode.args(p.a, p.b), env);
@@ -320,6 +325,10 @@ export function faultSuite(mode: Mode, opts: { setup?: () => Promise<void>; tear
         for (const r of [p.a, p.b]) {
           for (const v of versions(hashTree(r))) assert.ok(pre.has(v), `after the kill, ${r} holds a file no replica had: ${v}`);
         }
+        if (at === 'commit-half (state thread)') {
+          const staged = fs.readdirSync(path.join(p.a, '.osync_workdir/state')).filter((n) => n.endsWith(`.staged-${killed.pid}`));
+          assert.deepEqual(staged.sort(), [`target-tree-after-${ID}.meta.staged-${killed.pid}`, `target-tree-after-${ID}.staged-${killed.pid}`], 'the target half, staged by the thread, left');
+        }
         const lockText = `${killed.pid}@${ID}\n`;
         const locked = !BEFORE_LOCKS.includes(at);
         assert.equal(lockOf(p.a), locked ? lockText : null, 'initiator lock left by the killed run');
@@ -355,8 +364,9 @@ export function faultSuite(mode: Mode, opts: { setup?: () => Promise<void>; tear
         else assert.doesNotMatch(r.log, /Trying to resume/);
         assert.equal(marker(p), 'synced');
         assert.equal(resumeCount(p), '0');
-        // rsync's leftovers were cleaned away.
+        // rsync's leftovers were cleaned away, and the killed run's half-written state files.
         assert.deepEqual(fs.readdirSync(path.join(p.b, '.osync_workdir/tmp')), []);
+        assert.deepEqual(fs.readdirSync(path.join(p.a, '.osync_workdir/state')).filter((n) => /\.(tmp|staged)-\d+$/.test(n)), []);
       });
     }
   });

@@ -20,6 +20,8 @@ import path from 'node:path';
 import type { Side } from '../config/types.js';
 import { isSpecialItemLine, itemLine, listedLine, parseItemLine, setListedLine, type Entry } from '../detect/parse-listing.js';
 import type { BaseListing } from '../plan/plan.js';
+import { latin1Bytes, writePairs, type BackgroundWrite, type StampedPair } from './background-write.js';
+import { pidAlive } from './lock.js';
 
 /** Lines that stand for themselves in the state (see lib/detect/unchanged.ts). */
 export interface SameLines {
@@ -34,6 +36,14 @@ export type StateFile =
   | 'deleted-list'
   | 'failed-delete'
   | 'last-action';
+
+/** What precedes "-<INSTANCE_ID>" in the names of the files above. */
+const STATE_PREFIXES = new Set([
+  ...['initiator', 'target'].flatMap((side) => ['tree-current', 'tree-after', 'deleted-list', 'failed-delete', 'last-action', 'replica-id'].map((what) => `${side}-${what}`)),
+  'resume-count',
+  'cleanup',
+  'conflicts',
+]);
 
 export const STEPS = [
   'replica-tree',
@@ -89,6 +99,18 @@ export class StateDir {
   writeIdentity(side: Side, identity: string): void {
     if (this.dry || identity === this.readIdentity(side)) return;
     writeAtomic(this.identityFile(side), Buffer.from(identity + '\n', 'utf8').toString('latin1'));
+  }
+
+  /** Temporary files left by a run of this task that was killed while writing them
+   *  (writeAtomic's, stageAfter's: up to the size of the state). Only a dead run's. */
+  removeLeftovers(): void {
+    const id = `-${this.instanceId}`;
+    for (const name of fs.readdirSync(this.dir)) {
+      const m = /^(.+)\.(?:tmp|staged)-(\d+)$/.exec(name);
+      if (!m || pidAlive(Number(m[2]))) continue;
+      const base = m[1].replace(/\.meta$/, '').replace(/-dry$/, '');
+      if (base.endsWith(id) && STATE_PREFIXES.has(base.slice(0, -id.length))) fs.rmSync(path.join(this.dir, name), { force: true });
+    }
   }
 
   metaFile(side: Side, dry = this.dry): string {
@@ -227,6 +249,60 @@ export class StateDir {
    *  with the list's size and mtime (if osync.sh rewrites the list, they no longer
    *  match) and, when the replica holds exactly this listing, the listing's digest. */
   writeAfter(side: Side, listing: BaseListing, digest = '-', same: SameLines = NO_SAME_LINES): void {
+    const { text, body } = this.afterTexts(listing, same);
+    const listFile = this.name(side, 'tree-after');
+    writeAtomic(listFile, text, true);
+    const st = fs.statSync(listFile);
+    writeAtomic(this.metaFile(side), `${META_MAGIC} ${st.size} ${st.mtimeMs} ${digest}\n${body}`, true);
+  }
+
+  /** writeAfter for both sides, begun now and finished by commitStaged: the files are
+   *  written under temporary names (a large state by a thread of its own, while the
+   *  caller applies the run's changes) and renamed into place, initiator then target, by
+   *  commitStaged, after those changes. They are the files writeAfter writes, byte for byte. */
+  stageAfter(after: Record<Side, BaseListing>, digests: Record<Side, string>, same: SameLines): void {
+    const bytes = new Map<string, Uint8Array>();
+    const latin1 = (t: string) => bytes.get(t) ?? bytes.set(t, latin1Bytes(t)).get(t)!;
+    const files = (['initiator', 'target'] as const).map((side) => {
+      const { text, body } = this.afterTexts(after[side], same);
+      const list = this.name(side, 'tree-after');
+      const meta = this.metaFile(side);
+      const pair = { listTmp: `${list}.staged-${process.pid}`, list: latin1(text), metaTmp: `${meta}.staged-${process.pid}`, metaHead: META_MAGIC, metaTail: digests[side], body: latin1(body) };
+      return { side, list, meta, pair };
+    });
+    this.staged = { files, writing: writePairs(files.map((f) => f.pair)) };
+  }
+
+  /** Put the staged after state in place once written; `between` runs when the initiator's is. */
+  async commitStaged(between?: () => void): Promise<void> {
+    const staged = this.staged;
+    if (!staged) throw new Error('No after state was staged.');
+    try {
+      await staged.writing.done;
+      for (const f of staged.files) {
+        if (f.side === 'target') between?.();
+        fs.renameSync(f.pair.listTmp, f.list);
+        fs.renameSync(f.pair.metaTmp, f.meta);
+      }
+    } finally {
+      await this.discardStaged();
+    }
+  }
+
+  /** Drop the staged after state (the run did not go as planned): stop its writing,
+   *  remove what it wrote. Nothing staged: nothing to do. */
+  async discardStaged(): Promise<void> {
+    const staged = this.staged;
+    if (!staged) return;
+    this.staged = undefined;
+    await staged.writing.stop();
+    for (const f of staged.files) for (const tmp of [f.pair.listTmp, f.pair.metaTmp]) fs.rmSync(tmp, { force: true });
+  }
+
+  private staged?: { files: { side: Side; list: string; meta: string; pair: StampedPair }[]; writing: BackgroundWrite };
+
+  /** osync's after list of a replica and our metadata body (see writeAfter). */
+  private afterTexts(listing: BaseListing, same: SameLines): { text: string; body: string } {
     const { paths, text } = this.afterPaths(listing, same);
     let j = 0;
     const lines = paths.map((p) => (same.paths[j] === p ? same.lines[j++] : metaLine(p, listing.get(p) ?? null)));
@@ -234,10 +310,7 @@ export class StateDir {
     const last = this.lastMeta;
     const body = last && last.lines.length === lines.length && last.lines.every((l, i) => l === lines[i]) ? last.body : lines.length ? lines.join('\n') + '\n' : '';
     this.lastMeta = { lines, body };
-    const listFile = this.name(side, 'tree-after');
-    writeAtomic(listFile, text, true);
-    const st = fs.statSync(listFile);
-    writeAtomic(this.metaFile(side), `${META_MAGIC} ${st.size} ${st.mtimeMs} ${digest}\n${body}`, true);
+    return { text, body };
   }
 
   /** The metadata lines (after the header), and their text, of the last writeAfter. */

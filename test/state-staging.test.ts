@@ -97,4 +97,11 @@ test('removeLeftovers: temporary files of a dead run of this task go, nothing el
   for (const n of [...names.gone, ...names.kept]) fs.writeFileSync(path.join(state.dir, n), 'x');
   state.removeLeftovers();
   assert.deepEqual(fs.readdirSync(state.dir).sort(), [...names.kept].sort());
+
+  // An INSTANCE_ID that itself ends in -dry.
+  const dryish = new StateDir(scratchDir('state-leftovers'), 'nightly-dry', false);
+  dryish.ensure();
+  for (const n of [`initiator-tree-after-nightly-dry.tmp-${dead}`, `initiator-tree-after-nightly-dry-dry.meta.tmp-${dead}`]) fs.writeFileSync(path.join(dryish.dir, n), 'x');
+  dryish.removeLeftovers();
+  assert.deepEqual(fs.readdirSync(dryish.dir), []);
 });

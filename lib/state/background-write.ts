@@ -19,7 +19,7 @@ export interface StampedPair {
 }
 
 // Plain JavaScript (a worker evaluates it as it is: no TypeScript, no bundler helpers);
-// the same steps as writePairs makes on the main thread.
+// the same steps as writePairNow.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const fs = require('node:fs');
@@ -67,12 +67,14 @@ const threadMinBytes = () => Number(process.env.OSYNC_TS_TEST_STATE_THREAD_MIN_B
 export function writePairs(pairs: StampedPair[]): BackgroundWrite {
   const bytes = pairs.reduce((n, p) => n + p.list.length + p.body.length, 0);
   if (bytes >= threadMinBytes()) return writeInBackground(pairs);
-  // The worker's steps, here.
-  for (const p of pairs) {
-    const st = writeSynced(p.listTmp, [p.list]);
-    writeSynced(p.metaTmp, [Buffer.from(`${p.metaHead} ${st.size} ${st.mtimeMs} ${p.metaTail}\n`, 'latin1'), p.body]);
-  }
+  pairs.forEach(writePairNow);
   return { done: Promise.resolve(), stop: async () => {} };
+}
+
+/** One pair, written here and now: the worker's steps. */
+export function writePairNow(p: StampedPair): void {
+  const st = writeSynced(p.listTmp, [p.list]);
+  writeSynced(p.metaTmp, [Buffer.from(`${p.metaHead} ${st.size} ${st.mtimeMs} ${p.metaTail}\n`, 'latin1'), p.body]);
 }
 
 function writeSynced(file: string, parts: Uint8Array[]): fs.Stats {

@@ -20,7 +20,7 @@ import path from 'node:path';
 import type { Side } from '../config/types.js';
 import { isSpecialItemLine, itemLine, listedLine, parseItemLine, setListedLine, type Entry } from '../detect/parse-listing.js';
 import type { BaseListing } from '../plan/plan.js';
-import { latin1Bytes, writePairs, type BackgroundWrite, type StampedPair } from './background-write.js';
+import { latin1Bytes, writePairNow, writePairs, type BackgroundWrite, type StampedPair } from './background-write.js';
 import { pidAlive } from './lock.js';
 
 /** Lines that stand for themselves in the state (see lib/detect/unchanged.ts). */
@@ -108,8 +108,10 @@ export class StateDir {
     for (const name of fs.readdirSync(this.dir)) {
       const m = /^(.+)\.(?:tmp|staged)-(\d+)$/.exec(name);
       if (!m || pidAlive(Number(m[2]))) continue;
-      const base = m[1].replace(/\.meta$/, '').replace(/-dry$/, '');
-      if (base.endsWith(id) && STATE_PREFIXES.has(base.slice(0, -id.length))) fs.rmSync(path.join(this.dir, name), { force: true });
+      const base = m[1].replace(/\.meta$/, '');
+      // (A --dry run's files end in -dry; an INSTANCE_ID may too.)
+      const ours = (b: string) => b.endsWith(id) && STATE_PREFIXES.has(b.slice(0, -id.length));
+      if (ours(base) || ours(base.replace(/-dry$/, ''))) fs.rmSync(path.join(this.dir, name), { force: true });
     }
   }
 
@@ -250,10 +252,18 @@ export class StateDir {
    *  match) and, when the replica holds exactly this listing, the listing's digest. */
   writeAfter(side: Side, listing: BaseListing, digest = '-', same: SameLines = NO_SAME_LINES): void {
     const { text, body } = this.afterTexts(listing, same);
+    const f = this.afterPair(side, latin1Bytes(text), latin1Bytes(body), digest, `tmp-${process.pid}`);
+    writePairNow(f.pair);
+    // The list first: a crash between the two leaves our metadata stamped for the old list (ignored).
+    fs.renameSync(f.pair.listTmp, f.list);
+    fs.renameSync(f.pair.metaTmp, f.meta);
+  }
+
+  /** A side's after list and metadata as a pair to write under temporary names (`<name>.<tmp>`). */
+  private afterPair(side: Side, list: Uint8Array, body: Uint8Array, digest: string, tmp: string): { side: Side; list: string; meta: string; pair: StampedPair } {
     const listFile = this.name(side, 'tree-after');
-    writeAtomic(listFile, text, true);
-    const st = fs.statSync(listFile);
-    writeAtomic(this.metaFile(side), `${META_MAGIC} ${st.size} ${st.mtimeMs} ${digest}\n${body}`, true);
+    const metaFile = this.metaFile(side);
+    return { side, list: listFile, meta: metaFile, pair: { listTmp: `${listFile}.${tmp}`, list, metaTmp: `${metaFile}.${tmp}`, metaHead: META_MAGIC, metaTail: digest, body } };
   }
 
   /** writeAfter for both sides, begun now and finished by commitStaged: the files are
@@ -265,10 +275,7 @@ export class StateDir {
     const latin1 = (t: string) => bytes.get(t) ?? bytes.set(t, latin1Bytes(t)).get(t)!;
     const files = (['initiator', 'target'] as const).map((side) => {
       const { text, body } = this.afterTexts(after[side], same);
-      const list = this.name(side, 'tree-after');
-      const meta = this.metaFile(side);
-      const pair = { listTmp: `${list}.staged-${process.pid}`, list: latin1(text), metaTmp: `${meta}.staged-${process.pid}`, metaHead: META_MAGIC, metaTail: digests[side], body: latin1(body) };
-      return { side, list, meta, pair };
+      return this.afterPair(side, latin1(text), latin1(body), digests[side], `staged-${process.pid}`);
     });
     this.staged = { files, writing: writePairs(files.map((f) => f.pair)) };
   }

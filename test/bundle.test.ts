@@ -33,11 +33,23 @@ describe('the built bin (dist/osync.mjs)', () => {
     writeTree(a, { 'x.txt': 'x', 'd/y': 'y' });
     writeTree(b, { 'z z': 'z' });
     const log = path.join(root, 'run.log');
-    const first = runBin([`--initiator=${a}`, `--target=${b}`], { LOGFILE: log });
+    // Its after state is written by the state thread, which runs a function of the bundle
+    // from its source text (lib/state/background-write.ts): forced here on a small tree.
+    const first = runBin([`--initiator=${a}`, `--target=${b}`], { LOGFILE: log, OSYNC_TS_TEST_STATE_THREAD_MIN_BYTES: '1' });
     assert.equal(first.code, 0, `${first.stdout}\n${first.stderr}\n${fs.readFileSync(log, 'utf8')}`);
     assert.deepEqual(readTree(a), readTree(b));
     assert.deepEqual(Object.keys(readTree(b)).sort(), ['d', 'd/y', 'x.txt', 'z z']);
     assert.match(fs.readFileSync(log, 'utf8'), /Changes: initiator 1 created, 0 updated, 0 deleted; target 3 created/);
+    const stateDir = path.join(a, '.osync_workdir', 'state');
+    for (const side of ['initiator', 'target']) {
+      const list = path.join(stateDir, `${side}-tree-after-quicksync_task`);
+      assert.deepEqual(fs.readFileSync(list, 'latin1').split('\n').filter(Boolean), ['d', 'd/y', 'x.txt', 'z z']);
+      // Our metadata, stamped with the list's size and mtime as the thread wrote them.
+      const st = fs.statSync(list);
+      const head = fs.readFileSync(`${list}.meta`, 'latin1').split('\n')[0];
+      assert.ok(head.startsWith(`osync-ts-tree-meta 4 ${st.size} ${st.mtimeMs} `), head);
+    }
+    assert.deepEqual(fs.readdirSync(stateDir).filter((n) => /\.(staged|tmp)-/.test(n)), []);
 
     // Nothing changed (the second run records the listings' digests; the third only lists).
     // The roots' mtimes are set to this second first: the digest must not depend on

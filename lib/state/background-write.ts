@@ -18,26 +18,12 @@ export interface StampedPair {
   body: Uint8Array;
 }
 
-// Plain JavaScript (a worker evaluates it as it is: no TypeScript, no bundler helpers);
-// the same steps as writePairNow.
-const WORKER_SOURCE = `
+// The thread runs writePair from its source text (no TypeScript there, no bundler).
+const workerSource = () => `
 const { parentPort, workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-function write(file, parts) {
-  const fd = fs.openSync(file, 'w', 0o600);
-  try {
-    for (const p of parts) fs.writeSync(fd, p);
-    fs.fsyncSync(fd);
-    return fs.fstatSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+const writePair = ${writePair.toString()};
 try {
-  for (const p of workerData) {
-    const st = write(p.listTmp, [p.list]);
-    write(p.metaTmp, [Buffer.from(p.metaHead + ' ' + st.size + ' ' + st.mtimeMs + ' ' + p.metaTail + '\\n', 'latin1'), p.body]);
-  }
+  for (const p of workerData) writePair(require('node:fs'), p);
   parentPort.postMessage(null);
 } catch (e) {
   parentPort.postMessage(String((e && e.message) || e));
@@ -67,31 +53,39 @@ const threadMinBytes = () => Number(process.env.OSYNC_TS_TEST_STATE_THREAD_MIN_B
 export function writePairs(pairs: StampedPair[]): BackgroundWrite {
   const bytes = pairs.reduce((n, p) => n + p.list.length + p.body.length, 0);
   if (bytes >= threadMinBytes()) return writeInBackground(pairs);
-  pairs.forEach(writePairNow);
+  for (const p of pairs) writePair(fs, p);
   return { done: Promise.resolve(), stop: async () => {} };
 }
 
-/** One pair, written here and now: the worker's steps. */
-export function writePairNow(p: StampedPair): void {
-  const st = writeSynced(p.listTmp, [p.list]);
-  writeSynced(p.metaTmp, [Buffer.from(`${p.metaHead} ${st.size} ${st.mtimeMs} ${p.metaTail}\n`, 'latin1'), p.body]);
-}
-
-function writeSynced(file: string, parts: Uint8Array[]): fs.Stats {
-  const fd = fs.openSync(file, 'w', 0o600);
-  try {
-    for (const p of parts) fs.writeSync(fd, p);
-    fs.fsyncSync(fd);
-    return fs.fstatSync(fd);
-  } finally {
-    fs.closeSync(fd);
+/** One pair, written under its temporary names and fsync'ed: the list, then the metadata,
+ *  whose first line is stamped with the list's size and mtime as written.
+ *  Self-contained on purpose, as the thread runs it from its source text: it uses only its
+ *  parameters and globals, and has no inner named functions (a bundler may wrap those in a
+ *  helper that the thread does not have). */
+export function writePair(nodeFs: typeof fs, p: StampedPair): void {
+  const files: [string, Uint8Array][] = [
+    [p.listTmp, p.list],
+    [p.metaTmp, p.body],
+  ];
+  let stamp: Uint8Array | null = null;
+  for (const [file, content] of files) {
+    const fd = nodeFs.openSync(file, 'w', 0o600);
+    try {
+      if (stamp) nodeFs.writeSync(fd, stamp);
+      nodeFs.writeSync(fd, content);
+      nodeFs.fsyncSync(fd);
+      const st = nodeFs.fstatSync(fd);
+      stamp = Buffer.from(`${p.metaHead} ${st.size} ${st.mtimeMs} ${p.metaTail}\n`, 'latin1');
+    } finally {
+      nodeFs.closeSync(fd);
+    }
   }
 }
 
 function writeInBackground(pairs: StampedPair[]): BackgroundWrite {
   // A buffer shared by both sides (their texts are usually the same) is moved once.
   const moved = [...new Set(pairs.flatMap((p) => [p.list.buffer, p.body.buffer]))] as ArrayBuffer[];
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: pairs, transferList: moved });
+  const worker = new Worker(workerSource(), { eval: true, workerData: pairs, transferList: moved });
   const done = new Promise<void>((resolve, reject) => {
     worker.once('message', (error: string | null) => (error === null ? resolve() : reject(new Error(error))));
     worker.once('error', reject);

@@ -20,7 +20,7 @@ import path from 'node:path';
 import type { Side } from '../config/types.js';
 import { isSpecialItemLine, itemLine, listedLine, parseItemLine, setListedLine, type Entry } from '../detect/parse-listing.js';
 import type { BaseListing } from '../plan/plan.js';
-import { latin1Bytes, writePairNow, writePairs, type BackgroundWrite, type StampedPair } from './background-write.js';
+import { latin1Bytes, writePair, writePairs, type BackgroundWrite, type StampedPair } from './background-write.js';
 import { pidAlive } from './lock.js';
 
 /** Lines that stand for themselves in the state (see lib/detect/unchanged.ts). */
@@ -253,7 +253,7 @@ export class StateDir {
   writeAfter(side: Side, listing: BaseListing, digest = '-', same: SameLines = NO_SAME_LINES): void {
     const { text, body } = this.afterTexts(listing, same);
     const f = this.afterPair(side, latin1Bytes(text), latin1Bytes(body), digest, `tmp-${process.pid}`);
-    writePairNow(f.pair);
+    writePair(fs, f.pair);
     // The list first: a crash between the two leaves our metadata stamped for the old list (ignored).
     fs.renameSync(f.pair.listTmp, f.list);
     fs.renameSync(f.pair.metaTmp, f.meta);

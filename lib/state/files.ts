@@ -30,16 +30,12 @@ export interface SameLines {
 }
 const NO_SAME_LINES: SameLines = { lines: [], paths: [] };
 
-export type StateFile =
-  | 'tree-current'
-  | 'tree-after'
-  | 'deleted-list'
-  | 'failed-delete'
-  | 'last-action';
+const STATE_FILES = ['tree-current', 'tree-after', 'deleted-list', 'failed-delete', 'last-action'] as const;
+export type StateFile = (typeof STATE_FILES)[number];
 
-/** What precedes "-<INSTANCE_ID>" in the names of the files above. */
+/** What precedes "-<INSTANCE_ID>" in the names of this task's state files. */
 const STATE_PREFIXES = new Set([
-  ...['initiator', 'target'].flatMap((side) => ['tree-current', 'tree-after', 'deleted-list', 'failed-delete', 'last-action', 'replica-id'].map((what) => `${side}-${what}`)),
+  ...['initiator', 'target'].flatMap((side) => [...STATE_FILES, 'replica-id'].map((what) => `${side}-${what}`)),
   'resume-count',
   'cleanup',
   'conflicts',
@@ -254,9 +250,7 @@ export class StateDir {
     const { text, body } = this.afterTexts(listing, same);
     const f = this.afterPair(side, latin1Bytes(text), latin1Bytes(body), digest, `tmp-${process.pid}`);
     writePair(fs, f.pair);
-    // The list first: a crash between the two leaves our metadata stamped for the old list (ignored).
-    fs.renameSync(f.pair.listTmp, f.list);
-    fs.renameSync(f.pair.metaTmp, f.meta);
+    putInPlace(f);
   }
 
   /** A side's after list and metadata as a pair to write under temporary names (`<name>.<tmp>`). */
@@ -288,8 +282,7 @@ export class StateDir {
       await staged.writing.done;
       for (const f of staged.files) {
         if (f.side === 'target') between?.();
-        fs.renameSync(f.pair.listTmp, f.list);
-        fs.renameSync(f.pair.metaTmp, f.meta);
+        putInPlace(f);
       }
     } finally {
       await this.discardStaged();
@@ -437,6 +430,13 @@ export function parseBaseLines(lines: string[]): BaseListing {
     setListedLine(e, line);
   }
   return out;
+}
+
+/** A written after pair renamed into place. The list first: a crash between the two leaves
+ *  our metadata stamped for the old list (ignored). */
+function putInPlace(f: { list: string; meta: string; pair: StampedPair }): void {
+  fs.renameSync(f.pair.listTmp, f.list);
+  fs.renameSync(f.pair.metaTmp, f.meta);
 }
 
 /** Temp file in the same directory, then rename: readers see old or new, never half.

@@ -536,7 +536,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   // update and deletion steps, a resumed osync-ts redoes detection; both converge.
   phase(ctx, 'delete');
   if (!unchanged) mark(state, 'update-replica');
-  const failed = await applyDeletions(runner, log, config, replicas, plan.actions, opts, now);
+  const failed = await applyDeletions(runner, log, config, replicas, plan.actions, opts);
   if (bidirectional && !flags.dry) {
     // Deletions that failed stay pending for osync.sh too (it retries what is listed).
     for (const s of SIDES) {

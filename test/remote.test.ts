@@ -114,6 +114,38 @@ describe('remote target over ssh', () => {
     assert.equal(fs.statSync(path.join(b, 'new')).uid, 0);
   });
 
+  test('a non-root remote user moves deleted files and folders into the trash, also onto another filesystem', async () => {
+    const { a, b } = pair();
+    writeTree(a, { 'd/x': 'x', 'd/sub/y': 'y', 'd/empty': null, top: 'top', keep: 'keep', 'odd name\n': 'n' });
+    const uid = Number((await runProgram('id', ['-u', sshd.user])).stdout.trim());
+    fs.chownSync(b, uid, uid);
+    const first = await remoteSync(a, b, { key: 'user' });
+    assert.equal(first.code, 0, explain(first));
+    rmTree(path.join(a, 'd'));
+    fs.rmSync(path.join(a, 'top'));
+    fs.rmSync(path.join(a, 'odd name\n'));
+    const del = await remoteSync(a, b, { key: 'user' });
+    assert.equal(del.code, 0, explain(del));
+    assert.deepEqual(readTree(b), { keep: 'keep' });
+    const trash = path.join(b, '.osync_workdir', 'deleted');
+    assert.deepEqual(readTree(trash), { d: '<dir>', 'd/x': 'x', 'd/sub': '<dir>', 'd/sub/y': 'y', 'd/empty': '<dir>', top: 'top', 'odd name\n': 'n' });
+    // The trash on a filesystem of its own: the items are moved there all the same.
+    const mounted = await runProgram('mount', ['-t', 'tmpfs', '-o', `uid=${uid}`, 'osync-ts-test', trash]);
+    if (mounted.code !== 0) {
+      console.log(`# skipped the other-filesystem half: cannot mount a tmpfs here (${mounted.stderr.trim()})`);
+      return;
+    }
+    try {
+      fs.rmSync(path.join(a, 'keep'));
+      const cross = await remoteSync(a, b, { key: 'user' });
+      assert.equal(cross.code, 0, explain(cross));
+      assert.deepEqual(readTree(b), {});
+      assert.deepEqual(readTree(trash), { keep: 'keep' });
+    } finally {
+      await runProgram('umount', [trash]);
+    }
+  });
+
   test("works behind an ssh_filter-style forced command with the right token only", async () => {
     const { a, b } = pair();
     writeTree(a, { 'f': 'x' });

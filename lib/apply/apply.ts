@@ -8,11 +8,12 @@ import { firstLine } from '../detect/list.js';
 import type { Listing } from '../detect/parse-listing.js';
 import type { Action } from '../plan/plan.js';
 import type { Runner } from '../proc/run.js';
-import { deletionArgv, rsyncMeaning, rsyncSucceeded, transferArgv } from '../proc/rsync.js';
-import type { Replica } from '../replica.js';
+import { rsyncMeaning, rsyncSucceeded, transferArgv } from '../proc/rsync.js';
+import { quote } from 'shell-quote';
+import { rsyncProgram } from '../proc/ssh.js';
+import { WORKDIR, type Replica } from '../replica.js';
 import type { Logger } from '../report/log.js';
 import { keepConflictCopies, lstatRaw, makeRoom } from '../trash.js';
-import { makeTempDir } from '../tmp.js';
 
 type Copy = Extract<Action, { kind: 'copy' }>;
 type Delete = Extract<Action, { kind: 'delete' }>;
@@ -47,67 +48,47 @@ export async function applyDeletions(
   replicas: Record<Side, Replica>,
   actions: Action[],
   o: ApplyOptions,
-  now: Record<Side, Listing>,
 ): Promise<Set<Action>> {
   const failed = new Set<Action>();
-  const emptyDir = makeTempDir('empty');
-  try {
-    await Promise.all(
-      (['initiator', 'target'] as const).map(async (side) => {
-        const dels = actions.filter((a): a is Delete => a.kind === 'delete' && a.on === side);
-        const r = replicas[side];
-        if (config.skipDeletion.includes(side)) {
-          log.notice(`Skipping deletion on replica ${side}.`);
-          return;
+  await Promise.all(
+    (['initiator', 'target'] as const).map(async (side) => {
+      const dels = actions.filter((a): a is Delete => a.kind === 'delete' && a.on === side);
+      const r = replicas[side];
+      if (config.skipDeletion.includes(side)) {
+        log.notice(`Skipping deletion on replica ${side}.`);
+        return;
+      }
+      log.notice(`Propagating deletions to ${side} replica.`);
+      if (!dels.length) return;
+      if (log.opts.verbose) for (const d of dels) log.verbose(`Deleting [${displayPath(d.path)}] on ${side} (${d.reason}).`);
+      if (o.dry) return;
+      const byTrash = new Map<string | null, Delete[]>();
+      for (const d of dels) {
+        const into = d.into === 'deleted' ? (config.softDelete ? 'deleted' : null) : config.conflictBackup ? 'backup' : null;
+        const group = byTrash.get(into);
+        if (group) group.push(d);
+        else byTrash.set(into, [d]);
+      }
+      for (const [into, all] of byTrash) {
+        // An earlier item at the same place in the trash is kept under a timestamped name.
+        if (into === 'deleted' || (into === 'backup' && !o.backupSuffix)) await makeRoom(runner, log, config, r, into, all.map((d) => d.path));
+        // On a local replica, soft deletes are renames done here; rsync gets what is left.
+        const group = !r.remote && into === 'deleted' ? moveLocally(r, into, all) : all;
+        if (!group.length) continue;
+        const left = await removeItems(runner, config, r, into as 'deleted' | 'backup' | null, group.map((d) => d.path), into === 'backup' ? o.backupSuffix : undefined);
+        if (left.ok && !left.remaining.size) continue;
+        for (const d of group) {
+          if (left.ok && !left.remaining.has(d.path)) continue;
+          failed.add(d);
+          if (o.stopping?.()) continue;
+          log.error(`Cannot ${into ? 'move' : 'delete'} [${displayPath(d.path)}]${into ? ` to ${into} directory` : ''} on ${side} replica.`);
         }
-        log.notice(`Propagating deletions to ${side} replica.`);
-        if (!dels.length) return;
-        if (log.opts.verbose) for (const d of dels) log.verbose(`Deleting [${displayPath(d.path)}] on ${side} (${d.reason}).`);
-        if (o.dry) return;
-        const byTrash = new Map<string | null, Delete[]>();
-        for (const d of dels) {
-          const into = d.into === 'deleted' ? (config.softDelete ? 'deleted' : null) : config.conflictBackup ? 'backup' : null;
-          const group = byTrash.get(into);
-          if (group) group.push(d);
-          else byTrash.set(into, [d]);
-        }
-        for (const [into, all] of byTrash) {
-          // An earlier item at the same place in the trash is kept under a timestamped name.
-          if (into === 'deleted' || (into === 'backup' && !o.backupSuffix)) await makeRoom(runner, log, config, r, into, all.map((d) => d.path));
-          // On a local replica, soft deletes are renames done here; rsync gets what is left.
-          const group = !r.remote && into === 'deleted' ? moveLocally(r, into, all) : all;
-          if (!group.length) continue;
-          const argv = deletionArgv(config, emptyDir, r, into as 'deleted' | 'backup' | null, {
-            dry: false,
-            suffix: into === 'backup' ? o.backupSuffix : undefined,
-          });
-          const res = await runner.run(argv, { input: fileList(group.map((d) => d.path)), viaSsh: !!r.remote });
-          // 24: rsync notes that the (empty) source lacks the parent dirs; not a failure.
-          if (rsyncSucceeded(res.exitCode)) {
-            await keepEmptyDirs(runner, r, into, group.filter((d) => now[side].get(d.path)?.type === 'd'));
-            continue;
-          }
-          // Which ones went: rsync prints "*deleting <path>" for each item it removed.
-          const done = new Set<string>();
-          for (const line of res.stdout.split('\n')) {
-            const m = /^\*deleting\s+(.*?)\/?$/.exec(line);
-            if (m) done.add(m[1]);
-          }
-          for (const d of group) {
-            if (done.has(d.path)) continue;
-            failed.add(d);
-            if (o.stopping?.()) continue;
-            log.error(`Cannot ${into ? 'move' : 'delete'} [${displayPath(d.path)}]${into ? ` to ${into} directory` : ''} on ${side} replica.`);
-          }
-          if (o.stopping?.()) log.warn(`Deletions on ${side} replica interrupted.`);
-          else log.error(`rsync exit ${res.exitCode} (${rsyncMeaning(res.exitCode)}) while deleting on ${side} replica: ${firstLine(res.stderr)}`);
-        }
-        if (!o.stopping?.() && [...failed].some((a) => a.kind === 'delete' && a.on === side)) log.critical(`Deletion on ${side} replica failed.`);
-      }),
-    );
-  } finally {
-    fs.rmSync(emptyDir, { recursive: true, force: true });
-  }
+        if (o.stopping?.()) log.warn(`Deletions on ${side} replica interrupted.`);
+        else if (!left.ok) log.error(`Cannot delete on ${side} replica: ${left.error}`);
+      }
+      if (!o.stopping?.() && [...failed].some((a) => a.kind === 'delete' && a.on === side)) log.critical(`Deletion on ${side} replica failed.`);
+    }),
+  );
   return failed;
 }
 
@@ -115,8 +96,8 @@ export async function applyDeletions(
  * Soft-delete on a local replica by renaming each item into the trash (a directory goes
  * whole, as osync's mv), parents created as needed. One rename per item instead of
  * rsync's copy-into-backup-then-delete per file. A path already gone counts as done.
- * Returns what could not be renamed (another filesystem, permissions...): rsync then
- * does those, and reports what fails, as for a remote replica.
+ * Returns what could not be renamed (another filesystem, permissions...): removeItems
+ * then does those, and reports what fails, as for a remote replica.
  */
 function moveLocally(r: Replica, into: 'deleted', group: Delete[]): Delete[] {
   const left: Delete[] = [];
@@ -152,14 +133,85 @@ function moveLocally(r: Replica, into: 'deleted', group: Delete[]): Delete[] {
   return left;
 }
 
-// rsync's --backup keeps files and links but not directories: a deleted empty
-// directory is recreated in the trash, as osync moves it there. $1 = trash dir,
-// NUL-separated relative paths on stdin (xargs -0: GNU, BSD and BusyBox have it).
-const MKDIRS_SCRIPT = `mkdir -p -- "$1" && cd "$1" && xargs -0 mkdir -p --`;
+// Removing items, or moving them into the trash, on either host with no process per
+// item. rsync's --delete-missing-args did this until Debian's rsync 3.2.7-1+deb12u5
+// (a security fix) began refusing it ("invalid file mode 00"), so a fixed sh script
+// does it: the list (NUL-separated './path' items on stdin) is kept in the workdir's
+// tmp/, then
+// - hard delete: `rm -rf` over the list (xargs: a few processes in all);
+// - soft delete: one rsync on the replica's own host hard-links every listed item into
+//   the trash (--link-dest: no data copied), then a leaf is removed only where its
+//   twin in the trash is the same inode (a link or special file: where one was made);
+//   a leaf without a twin (the trash on another filesystem, a file it could not link)
+//   is renamed there with mv, its partial twin first removed, so a leaf that stays
+//   never leaves a copy in the trash; emptied directories are removed bottom-up;
+// - with a suffix (CONFLICT_BACKUP_MULTIPLE), each item is renamed to <trash>/<path><suffix>.
+// makeRoom has cleared each item's place in the trash beforehand, so whatever lies there
+// is this run's. Prints the items still in place (NUL-separated): those failed.
+// $1 root, $2 trash dir relative to the root ('' = hard delete), $3 suffix, $4 rsync program.
+const LEAF_SCRIPT = `t=$1; shift
+for x do
+  shift
+  if [ -f "$x" ] && [ ! -L "$x" ]; then
+    if [ "$x" -ef "$t/$x" ]; then set -- "$@" "$x"; continue; fi
+  elif [ -L "$t/$x" ] || [ -e "$t/$x" ]; then set -- "$@" "$x"; continue
+  fi
+  rm -rf -- "$t/$x" 2>/dev/null
+  mkdir -p -- "$t/\${x%/*}" 2>/dev/null && mv -f -- "$x" "$t/$x" 2>/dev/null || rm -rf -- "$t/$x" 2>/dev/null
+done
+[ $# -eq 0 ] || rm -f -- "$@"`;
 
-async function keepEmptyDirs(runner: Runner, r: Replica, into: string | null, dirs: Delete[]): Promise<void> {
-  if (!into || !dirs.length) return;
-  await runner.runScript(r, MKDIRS_SCRIPT, [`${r.workDir}/${into}`], { input: fileList(dirs.map((d) => d.path)) });
+const UNLINK_SCRIPT = `t=$1; shift
+[ $# -gt 0 ] || exit 0
+find "$@" ! -type d -exec sh -c "$OSYNC_TS_LEAF" sh "$t" {} + 2>/dev/null
+find "$@" -depth -type d -exec rmdir -- {} + 2>/dev/null
+exit 0`;
+
+const FINISH_SCRIPT = `t=$1 s=$2; shift 2
+for p do
+  if [ -n "$s" ] && { [ -e "$p" ] || [ -L "$p" ]; }; then
+    mkdir -p -- "$t/\${p%/*}" && mv -- "$p" "$t/$p$s"
+  fi
+  if [ -e "$p" ] || [ -L "$p" ]; then printf "%s\\0" "$p"; fi
+done
+exit 0`;
+
+const REMOVE_SCRIPT = `cd -- "$1" || exit 1
+t=$2 s=$3 r=$4
+mkdir -p ${WORKDIR}/tmp || exit 1
+l=${WORKDIR}/tmp/remove-list.$$
+set -C
+cat > "$l" || exit 1
+set +C
+trap 'rm -f -- "$l"' EXIT
+OSYNC_TS_LEAF=${quote([LEAF_SCRIPT])}
+export OSYNC_TS_LEAF
+if [ -z "$t" ]; then
+  xargs -0 rm -rf -- < "$l"
+elif [ -z "$s" ]; then
+  mkdir -p -- "$t" || exit 1
+  "$r" -rlptgoD --link-dest="$PWD" --files-from="$l" --from0 ./ "$t/" >/dev/null 2>&1
+  xargs -0 sh -c ${quote([UNLINK_SCRIPT])} sh "$t" < "$l"
+fi
+xargs -0 sh -c ${quote([FINISH_SCRIPT])} sh "$t" "$s" < "$l"`;
+
+/** Delete the (rendered) paths on a replica, or move them into its trash; what is still
+ *  in place afterwards (rendered paths), or the error that stopped the whole step. */
+async function removeItems(
+  runner: Runner,
+  config: Config,
+  r: Replica,
+  into: 'deleted' | 'backup' | null,
+  paths: string[],
+  suffix: string | undefined,
+): Promise<{ ok: true; remaining: Set<string> } | { ok: false; error: string }> {
+  const rsync = r.remote ? rsyncProgram(config.rsyncRemotePath, config.rsyncExecutable) : config.rsyncExecutable;
+  const res = await runner.runScript(r, REMOVE_SCRIPT, [r.root, into ? `${WORKDIR}/${into}` : '', suffix ?? '', rsync], { input: fileList(paths) });
+  if (res.exitCode !== 0) return { ok: false, error: firstLine(res.stderr) || `exit ${res.exitCode}` };
+  const left = new Set(res.stdout.split('\0').filter(Boolean));
+  const remaining = new Set<string>();
+  for (const p of paths) if (left.has('./' + decodeRendered(p))) remaining.add(p);
+  return { ok: true, remaining };
 }
 
 export async function applyTransfers(

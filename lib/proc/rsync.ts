@@ -150,24 +150,6 @@ export function transferArgv(c: Config, from: Replica, to: Replica, o: TransferO
   return argv;
 }
 
-/** Remove an explicit list of paths (NUL-separated on stdin) from a replica: each
- *  path is a "missing argument" of an empty source directory, which rsync turns into
- *  a deletion; with a backup dir the item is moved there instead (soft delete). */
-export function deletionArgv(c: Config, emptyDir: string, on: Replica, into: 'deleted' | 'backup' | null, o: { dry: boolean; suffix?: string }): string[] {
-  return [
-    c.rsyncExecutable,
-    '-ltD', '-8',
-    ...(o.dry ? ['-n'] : []),
-    '--delete-missing-args', '--force',
-    ...(into ? ['--backup', `--backup-dir=${WORKDIR}/${into}`, ...(o.suffix ? [`--suffix=${o.suffix}`] : [])] : []),
-    '--out-format=%i %n',
-    ...remoteArgs(on),
-    '--files-from=-', '--from0',
-    `${emptyDir}/`,
-    rsyncLocation(on),
-  ];
-}
-
 /** The workdir of a replica as rsync names it (…/.osync_workdir/). */
 function workDirLocation(r: Replica): string {
   return rsyncLocation({ ...r, root: r.workDir });

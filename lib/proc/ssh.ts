@@ -234,8 +234,12 @@ export function remoteCommand(words: string[], token: string, sudo: boolean): st
  * RSYNC_EXECUTABLE (usually 'rsync').
  */
 export function rsyncPath(remotePath: string, executable: string, token: string, sudo: boolean): string {
+  return prefix(token, sudo) + quote([rsyncProgram(remotePath, executable)]);
+}
+
+/** The rsync program on the remote host (RSYNC_REMOTE_PATH is its directory). */
+export function rsyncProgram(remotePath: string, executable: string): string {
   const exe = executable === '' ? 'rsync' : executable;
   const dir = remotePath.replace(/\/+$/, '');
-  const program = remotePath === '' ? exe : `${dir}/${exe}`;
-  return prefix(token, sudo) + quote([program]);
+  return remotePath === '' ? exe : `${dir}/${exe}`;
 }

@@ -70,6 +70,8 @@ export async function main(io: MainIo): Promise<number> {
   // What the screen gets (phase list, plain lines, nothing, JSON): decided once, here.
   const display = chooseDisplay(flags, io.env, process.stdout);
   log.opts.colour = useColour(process.stderr, io.env);
+  // A screen that went away (terminal closed, pipe to `head`) must not end the run.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   // --json: stdout carries only the JSON document; screen lines go to stderr.
   if (display === 'json') log.screen = { out: (l) => process.stderr.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
   log.addSecret(config.smtpPassword);

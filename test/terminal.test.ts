@@ -10,6 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { descendantPids } from '../lib/proc/run.js';
+import { parseProgress, withoutProgress } from '../lib/proc/rsync.js';
+import { chooseDisplay, useColour } from '../lib/ui/terminal.js';
 import { explain, runOsync } from './support/osync.js';
 import { runInPty, type PtyResult } from './support/pty.js';
 import { keyPath, sshdClientArgs, sshdUri, startSshd, type TestSshd } from './support/sshd.js';
@@ -294,5 +296,42 @@ describe('an unexpected failure in the middle of a transfer', () => {
     assert.equal(r.text.split('\n').filter((l) => /Unexpected failure/.test(l)).length, 1, show(r));
     assert.doesNotMatch(r.text, /^\s+at /m);
     assert.deepEqual(locks(a, b), []);
+  });
+});
+
+describe('pieces', () => {
+  test("rsync's --info=progress2 records are read and taken out of its item lines", () => {
+    // As rsync 3.2.7 writes them with -ii --out-format='%i %n' --info=progress2.
+    const out =
+      '>f+++++++++ f1\n\r         32,768   0%    0.00kB/s    0:00:00  \r     30,000,000  33%   43.37MB/s    0:00:00 (xfr#1, to-chk=2/3)\n' +
+      '>f+++++++++ f2\n\r     43,991,936  48%   38.71MB/s    0:00:01  \r     90,000,000 100%   40.17MB/s    0:00:02 (xfr#3, to-chk=0/3)\n';
+    assert.deepEqual(parseProgress('     30,000,000  33%   43.37MB/s    0:00:00 (xfr#1, to-chk=2/3)'), { bytes: 30_000_000, files: 1 });
+    assert.deepEqual(parseProgress('         32,768   0%    0.00kB/s    0:00:00  '), { bytes: 32_768, files: 0 });
+    assert.deepEqual(parseProgress('         30.00M  33%   43.37MB/s    0:00:00 (xfr#1, to-chk=2/3)'), { bytes: 30_000_000, files: 1 });
+    assert.equal(parseProgress('>f+++++++++ 100% done.txt'), null);
+    assert.deepEqual(withoutProgress(out).split('\n').filter(Boolean), ['>f+++++++++ f1', '>f+++++++++ f2']);
+  });
+
+  test('the display is chosen from the flags and the terminal; colours from the environment', () => {
+    const none = { silent: false, errorsOnly: false, nonInteractive: false, json: false };
+    const tty = { isTTY: true, columns: 100 };
+    assert.equal(chooseDisplay(none, {}, tty), 'tasks');
+    assert.equal(chooseDisplay(none, {}, { isTTY: false }), 'lines');
+    assert.equal(chooseDisplay(none, {}, { isTTY: true, columns: 0 }), 'lines');
+    assert.equal(chooseDisplay(none, {}, { isTTY: true }), 'lines');
+    assert.equal(chooseDisplay(none, { TERM: 'dumb' }, tty), 'lines');
+    assert.equal(chooseDisplay({ ...none, nonInteractive: true }, {}, tty), 'lines');
+    assert.equal(chooseDisplay({ ...none, errorsOnly: true }, {}, tty), 'lines');
+    assert.equal(chooseDisplay({ ...none, silent: true }, {}, tty), 'silent');
+    assert.equal(chooseDisplay({ ...none, json: true, silent: true }, {}, tty), 'json');
+    assert.equal(useColour(tty, {}), true);
+    assert.equal(useColour({ isTTY: false }, {}), false);
+    assert.equal(useColour(tty, { NO_COLOR: '1' }), false);
+    assert.equal(useColour(tty, { NO_COLOR: '' }), true);
+    assert.equal(useColour(tty, { TERM: 'dumb' }), false);
+    assert.equal(useColour({ isTTY: false }, { FORCE_COLOR: '1' }), true);
+    assert.equal(useColour({ isTTY: false }, { FORCE_COLOR: '' }), true);
+    assert.equal(useColour(tty, { FORCE_COLOR: '0' }), false);
+    assert.equal(useColour(tty, { FORCE_COLOR: '1', NO_COLOR: '1' }), true);
   });
 });

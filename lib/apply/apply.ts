@@ -8,7 +8,7 @@ import { firstLine } from '../detect/list.js';
 import type { Listing } from '../detect/parse-listing.js';
 import type { Action } from '../plan/plan.js';
 import type { Runner } from '../proc/run.js';
-import { progressBytes, rsyncMeaning, rsyncSucceeded, transferArgv, withoutProgress } from '../proc/rsync.js';
+import { parseProgress, rsyncMeaning, rsyncSucceeded, transferArgv, withoutProgress } from '../proc/rsync.js';
 import { quote } from 'shell-quote';
 import { rsyncProgram } from '../proc/ssh.js';
 import { WORKDIR, type Replica } from '../replica.js';
@@ -249,8 +249,9 @@ export async function applyTransfers(
   const itemized: Record<Side, string> = { initiator: '', target: '' };
   // Progress: bytes copied in each direction (rsync's overall progress), of the plan's total.
   const progress = o.dry ? undefined : o.progress;
-  const totalBytes = progress ? actions.reduce((sum, a) => sum + (a.kind === 'copy' ? (now?.[a.from].get(a.path)?.size ?? 0) : 0), 0) : 0;
-  const copied: Record<Side, number> = { initiator: 0, target: 0 };
+  const fileCopies = progress ? actions.filter((a): a is Copy => a.kind === 'copy' && now?.[a.from].get(a.path)?.type === 'f') : [];
+  const total = { bytes: fileCopies.reduce((sum, c) => sum + now![c.from].get(c.path)!.size, 0), files: fileCopies.length };
+  const copied: Record<Side, { bytes: number; files: number }> = { initiator: { bytes: 0, files: 0 }, target: { bytes: 0, files: 0 } };
   // CONFLICT_COPY_BESIDE: the losers are copied beside themselves before they are replaced.
   await keepConflictCopies(runner, log, config, replicas, actions, o.dry);
   await Promise.all(
@@ -277,10 +278,12 @@ export async function applyTransfers(
           const records = (partial + chunk).split(/[\r\n]/);
           partial = records.pop()!;
           for (const rec of records) {
-            const bytes = progressBytes(rec);
-            if (bytes !== null) copied[to] = bytes;
+            const p = parseProgress(rec);
+            // (a record in the middle of a file does not say how many files are done)
+            if (p) copied[to] = { bytes: p.bytes, files: Math.max(p.files, copied[to].files) };
           }
-          progress.transferred(copied.initiator + copied.target, totalBytes);
+          const { initiator: i, target: t } = copied;
+          progress.transferred({ bytes: i.bytes + t.bytes, files: i.files + t.files }, total);
         });
       const got = await runner.run(argv, { input: fileList(copies.map((c) => c.path)), viaSsh: !!(replicas[from].remote || replicas[to].remote), onOutput });
       testFailure('transfer-done');

@@ -158,12 +158,14 @@ export function transferArgv(c: Config, from: Replica, to: Replica, o: TransferO
 // scaled (K, M, G, T) when the user's RSYNC_OPTIONAL_ARGS holds -h.
 const PROGRESS_RECORD = /^ *([\d,.]+)([KMGT]?) +\d+% /;
 
-/** Bytes done in a progress record; null: not a progress record (an item line...). */
-export function progressBytes(record: string): number | null {
+/** Bytes and files done in a progress record ("xfr#n" counts the files sent so far; absent
+ *  before the first one ends); null: not a progress record (an item line...). */
+export function parseProgress(record: string): { bytes: number; files: number } | null {
   const m = PROGRESS_RECORD.exec(record);
   if (!m) return null;
-  if (!m[2]) return Number(m[1].replace(/[,.]/g, ''));
-  return Number(m[1].replace(/,/g, '')) * 1000 ** ('KMGT'.indexOf(m[2]) + 1);
+  const bytes = m[2] ? Number(m[1].replace(/,/g, '')) * 1000 ** ('KMGT'.indexOf(m[2]) + 1) : Number(m[1].replace(/[,.]/g, ''));
+  const files = /\(xfr#(\d+),/.exec(record);
+  return { bytes, files: files ? Number(files[1]) : 0 };
 }
 
 /** rsync's output without its progress records (item lines never hold a raw \r: rsync
@@ -171,7 +173,7 @@ export function progressBytes(record: string): number | null {
 export function withoutProgress(stdout: string): string {
   return stdout
     .split('\n')
-    .map((line) => line.split('\r').filter((rec) => progressBytes(rec) === null).join(''))
+    .map((line) => line.split('\r').filter((rec) => parseProgress(rec) === null).join(''))
     .join('\n');
 }
 

@@ -29,8 +29,8 @@ export interface Progress {
   listed(side: Side, entries: number): void;
   /** Items deleted (or moved to the trash) so far, of `total`. */
   deleted(done: number, total: number): void;
-  /** Bytes copied so far, of `total` (both directions together). */
-  transferred(bytes: number, total: number): void;
+  /** Bytes and files copied so far, of `total` (both directions together). */
+  transferred(done: { bytes: number; files: number }, total: { bytes: number; files: number }): void;
 }
 
 export interface PhaseView {
@@ -242,16 +242,17 @@ export function createPhaseView(log: Logger, opts: { colour: boolean }): PhaseVi
     deleted(done, total) {
       report(`${count(Math.min(done, total))} of ${count(total)} items`);
     },
-    transferred(bytes, total) {
+    transferred(done, total) {
+      const bytes = Math.min(done.bytes, total.bytes);
       const now = Date.now();
       if (!samples.length || now - samples[samples.length - 1][0] >= 200) samples.push([now, bytes]);
       while (samples.length > 2 && now - samples[1][0] >= RATE_WINDOW_MS) samples.shift();
       const [t0, b0] = samples[0];
       // rsync updates its count about once a second: no rate before a few of them.
       const rate = now - t0 >= 1500 ? ((bytes - b0) * 1000) / (now - t0) : 0;
-      const shownBytes = Math.min(bytes, total);
-      const parts = [`${size(shownBytes)} of ${size(total)}`, `${total ? Math.floor((shownBytes * 100) / total) : 100}%`];
-      if (rate > 0) parts.push(`${size(rate)}/s`, `${duration((total - shownBytes) / rate)} left`);
+      const parts = [`${size(bytes)} of ${size(total.bytes)}`, `${total.bytes ? Math.floor((bytes * 100) / total.bytes) : 100}%`];
+      if (total.files > 1) parts.push(`${count(Math.min(done.files, total.files))} of ${count(total.files)} files`);
+      if (rate > 0) parts.push(`${size(rate)}/s`, `${duration((total.bytes - bytes) / rate)} left`);
       report(parts.join(', '));
     },
   };

@@ -104,10 +104,11 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
   } finally {
     // No child of the run may outlive its locks (after a signal or a failure, some may
     // still be running, or on their way out): stop them and wait until they are gone.
-    await runner.stopAll();
+    const stopped = await runner.stopAll();
     // A run that stopped before its commit: what it staged is not the state.
     await state?.discardStaged().catch((e: Error) => log.error(`Cannot remove staged state files: ${e.message}`));
-    await Promise.all(held.map((r) => releaseLock(runner, r, me).catch(() => log.error(`Cannot remove ${r.side} replica lock.`))));
+    if (stopped) await Promise.all(held.map((r) => releaseLock(runner, r, me).catch(() => log.error(`Cannot remove ${r.side} replica lock.`))));
+    else if (held.length) log.error('Replica locks kept: a process of this run is still alive.');
     const remote = replicas.target.remote;
     if (remote?.controlPath) {
       // Close the shared connection: argv up to the destination, then -O exit.

@@ -278,10 +278,11 @@ export class Runner {
   /**
    * Stop every child (whole trees) and wait until no process started by this run is left,
    * SIGKILLing what outlives FORCE_KILL_MS: a replica's lock must never be released while
-   * a child of the run may still write to it. Returns at once when nothing runs.
+   * a child of the run may still write to it. Returns at once when nothing runs; false
+   * when some process could not be stopped even so (the caller then keeps the locks).
    */
-  async stopAll(): Promise<void> {
-    if (!this.live.size && !this.signalled) return;
+  async stopAll(): Promise<boolean> {
+    if (!this.live.size && !this.signalled) return true;
     this.killAll();
     const forceAt = Date.now() + FORCE_KILL_MS;
     let forced = false;
@@ -290,7 +291,7 @@ export class Runner {
       if (!left.length) break;
       if (forced && Date.now() > forceAt + FORCE_KILL_MS) {
         this.log.error(`Processes [${left.join(', ')}] could not be stopped.`);
-        break;
+        return false;
       }
       if (!forced && Date.now() > forceAt) {
         for (const p of left) signal(p, 'SIGKILL');
@@ -299,5 +300,6 @@ export class Runner {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     this.signalled = false;
+    return true;
   }
 }

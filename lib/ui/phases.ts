@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import type { Side } from '../config/types.js';
 import type { Logger, ScreenSink } from '../report/log.js';
+import { testFailure } from '../testpoint.js';
 
 export const PHASES = {
   check: 'Checking replicas',
@@ -171,6 +172,7 @@ export function createPhaseView(log: Logger, opts: { colour: boolean }): PhaseVi
       override update(): void {
         if (broken || ended) return;
         try {
+          testFailure('display');
           super.update();
         } catch (e) {
           giveUp(e);

@@ -11,7 +11,8 @@ import { makeReplicas } from './replica.js';
 import { Logger } from './report/log.js';
 import { printSummary, runSync, type SyncContext, type SyncOutcome } from './sync.js';
 import { runHooks, type HookContext } from './hooks.js';
-import { createPhaseView } from './ui/phases.js';
+import { createPhaseView, noView } from './ui/phases.js';
+import { chooseDisplay, useColour } from './ui/terminal.js';
 import { conflictsMail, currentlyRunningMail, finishedRunMail, mailsEnabled, sendMail, type AlertContext } from './report/alerts.js';
 import { watchTask } from './timelimit.js';
 import { jsonReport } from './report/json.js';
@@ -43,6 +44,7 @@ export async function main(io: MainIo): Promise<number> {
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     log.opts.silent = io.argv.includes('--silent');
+    log.opts.colour = useColour(process.stderr, io.env);
     log.openFile(preConfigLogFile(io.env));
     log.critical(e.message);
     log.error('osync finished with errors.');
@@ -65,8 +67,13 @@ export async function main(io: MainIo): Promise<number> {
     noPrefix: flags.noPrefix,
     debug: flags.debug,
   });
+  // What the screen gets (phase list, plain lines, nothing, JSON): decided once, here.
+  const display = chooseDisplay(flags, io.env, process.stdout);
+  log.opts.colour = useColour(process.stderr, io.env);
+  // A screen that went away (terminal closed, pipe to `head`) must not end the run.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   // --json: stdout carries only the JSON document; screen lines go to stderr.
-  if (flags.json) log.screen = { out: (l) => process.stderr.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
+  if (display === 'json') log.screen = { out: (l) => process.stderr.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
   log.addSecret(config.smtpPassword);
   if (config.remoteToken) log.addSecret(`_REMOTE_TOKEN=${config.remoteToken}`);
   const logFile = resolveLogFile(config.logFile, config.instanceId, io.env);
@@ -77,7 +84,7 @@ export async function main(io: MainIo): Promise<number> {
   // osync-ts trash commands: --list-trash, --restore=PATH; no sync, no hooks, no mails.
   if (flags.listTrash || flags.restore !== undefined) {
     const code = await trashCommand({ config, flags, log, runner: new Runner(log), cwd: io.cwd, stdout: io.stdout }).catch((e: Error) => {
-      log.critical(`Unexpected failure: ${e.stack ?? e}`);
+      unexpected(log, e);
       return 1;
     });
     log.closeFile();
@@ -117,6 +124,14 @@ export async function main(io: MainIo): Promise<number> {
   };
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
   for (const s of signals) process.on(s, onSignal);
+  // A bug thrown outside the run's own flow (a callback, a timer): stopped as for a
+  // signal, but as an error (exit 1): children stopped, then the locks released.
+  const onCrash = (e: unknown) => {
+    unexpected(log, e);
+    requestStop('Sync stopped after an unexpected failure. The next run will resume.', false, true);
+  };
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
 
   let hookCtx: HookContext | null = null;
   let outcome: SyncOutcome = {};
@@ -134,8 +149,7 @@ export async function main(io: MainIo): Promise<number> {
     if (stop) go = false;
     if (go) {
       // listr2 shows the phases on a terminal; cron and --silent get plain lines.
-      const interactive = !!process.stdout.isTTY && !flags.json && !flags.silent && !flags.nonInteractive && !flags.errorsOnly;
-      const view = createPhaseView(log, { interactive });
+      const view = display === 'tasks' ? createPhaseView(log, { colour: useColour(process.stdout, io.env) }) : noView;
       const ctx: SyncContext = { config, flags, log, runner, replicas, startedAt, view, timings: [], stopRequested: () => stop?.reason ?? null };
       const watch = watchTask({
         log,
@@ -155,13 +169,16 @@ export async function main(io: MainIo): Promise<number> {
         outcome = await runSync(ctx);
       } finally {
         watch.stop();
-        await view.close(log.errored);
+        await view.close(log.errored || !!stop);
       }
       if (flags.summary) printSummary(ctx, outcome);
     }
   } catch (e) {
-    log.critical(`Unexpected failure: ${(e as Error).stack ?? e}`);
+    // runSync has stopped its children and released the locks, in that order.
+    unexpected(log, e);
   }
+  process.off('uncaughtException', onCrash);
+  process.off('unhandledRejection', onCrash);
 
   // The exit code is decided here, before the after hooks (osync's quit handler).
   const stopped = stop as { bySignal: boolean; erroredBefore: boolean } | null;
@@ -189,6 +206,12 @@ export async function main(io: MainIo): Promise<number> {
   log.closeFile();
   if (flags.json) io.stdout(JSON.stringify(jsonReport(config.instanceId, flags.dry, code, outcome), null, 2) + '\n');
   return code;
+}
+
+/** A bug: one CRITICAL line on screen and in the log, the stack in the log file at --verbose. */
+function unexpected(log: Logger, e: unknown): void {
+  log.critical(`Unexpected failure: ${e instanceof Error ? e.message : String(e)}`);
+  if (e instanceof Error && e.stack && (log.opts.verbose || log.opts.debug)) log.fileOnly(e.stack);
 }
 
 export type { Config, RunFlags };

@@ -38,6 +38,8 @@ export interface SyncContext {
   timings: Array<{ phase: Phase; ms: number }>;
   /** Set by a signal or the hard time limit: stop at the next phase boundary. */
   stopRequested?: () => string | null;
+  /** An unexpected failure is unwinding the run: what still runs is being stopped. */
+  aborting?: boolean;
 }
 
 /** A run-level failure already worth one CRITICAL line. */
@@ -96,11 +98,17 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
       log.critical(e.message);
       return {};
     }
+    // A bug: the children still running are stopped below, their end is not another error.
+    ctx.aborting = true;
     throw e;
   } finally {
+    // No child of the run may outlive its locks (after a signal or a failure, some may
+    // still be running, or on their way out): stop them and wait until they are gone.
+    const stopped = await runner.stopAll();
     // A run that stopped before its commit: what it staged is not the state.
-    await state?.discardStaged();
-    await Promise.all(held.map((r) => releaseLock(runner, r, me).catch(() => log.error(`Cannot remove ${r.side} replica lock.`))));
+    await state?.discardStaged().catch((e: Error) => log.error(`Cannot remove staged state files: ${e.message}`));
+    if (stopped) await Promise.all(held.map((r) => releaseLock(runner, r, me).catch(() => log.error(`Cannot remove ${r.side} replica lock.`))));
+    else if (held.length) log.error('Replica locks kept: a process of this run is still alive.');
     const remote = replicas.target.remote;
     if (remote?.controlPath) {
       // Close the shared connection: argv up to the destination, then -O exit.
@@ -283,7 +291,8 @@ async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> =
     SIDES.map((side) => {
       log.notice(`Creating ${side} replica file list [${displayRoot(replicas[side])}].`);
       // The first listing that shows a change calls onChange while the other may still run.
-      return listReplica(runner, config, replicas[side], known[side]).then((res) => {
+      const onListed = ctx.view?.progress && ((n: number) => ctx.view!.progress!.listed(side, n));
+      return listReplica(runner, config, replicas[side], known[side], onListed).then((res) => {
         try {
           if (!res.unchanged) onChange?.();
         } catch {
@@ -506,7 +515,8 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   stopIfAsked(ctx);
 
   const opts = {
-    stopping: () => !!ctx.stopRequested?.(),
+    stopping: () => !!ctx.stopRequested?.() || !!ctx.aborting,
+    progress: ctx.view?.progress,
     dry: flags.dry,
     stats: flags.stats,
     itemize: flags.verbose || flags.summary,
@@ -546,7 +556,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   }
   stopIfAsked(ctx);
   phase(ctx, 'transfer');
-  const transfers = await applyTransfers(runner, log, config, replicas, plan.actions, opts);
+  const transfers = await applyTransfers(runner, log, config, replicas, plan.actions, opts, now);
   for (const a of transfers.failed) failed.add(a);
   for (const s of SIDES) if (transfers.itemized[s].trim()) log.verbose(`rsync items for ${s}:\n${transfers.itemized[s].trim()}`);
   // Not part of the state (listings hold no ACLs): a failure is logged, the next run looks again.

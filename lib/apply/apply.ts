@@ -8,12 +8,14 @@ import { firstLine } from '../detect/list.js';
 import type { Listing } from '../detect/parse-listing.js';
 import type { Action } from '../plan/plan.js';
 import type { Runner } from '../proc/run.js';
-import { rsyncMeaning, rsyncSucceeded, transferArgv } from '../proc/rsync.js';
+import { parseProgress, rsyncMeaning, rsyncSucceeded, transferArgv, withoutProgress } from '../proc/rsync.js';
 import { quote } from 'shell-quote';
 import { rsyncProgram } from '../proc/ssh.js';
 import { WORKDIR, type Replica } from '../replica.js';
 import type { Logger } from '../report/log.js';
 import { keepConflictCopies, lstatRaw, makeRoom } from '../trash.js';
+import type { Progress } from '../ui/phases.js';
+import { testFailure } from '../testpoint.js';
 
 type Copy = Extract<Action, { kind: 'copy' }>;
 type Delete = Extract<Action, { kind: 'delete' }>;
@@ -25,6 +27,8 @@ export interface ApplyOptions {
   stopping?: () => boolean;
   itemize: boolean;
   backupSuffix?: string;
+  /** On a terminal: counts to show while the work goes on (absent: nothing is counted). */
+  progress?: Progress;
 }
 
 export interface ApplyResult {
@@ -50,6 +54,10 @@ export async function applyDeletions(
   o: ApplyOptions,
 ): Promise<Set<Action>> {
   const failed = new Set<Action>();
+  // Progress: items moved or deleted so far, on both sides.
+  const total = o.progress && !o.dry ? actions.filter((a) => a.kind === 'delete' && !config.skipDeletion.includes(a.on)).length : 0;
+  let done = 0;
+  const advance = total ? (n: number) => o.progress!.deleted((done += n), total) : undefined;
   await Promise.all(
     (['initiator', 'target'] as const).map(async (side) => {
       const dels = actions.filter((a): a is Delete => a.kind === 'delete' && a.on === side);
@@ -73,9 +81,11 @@ export async function applyDeletions(
         // An earlier item at the same place in the trash is kept under a timestamped name.
         if (into === 'deleted' || (into === 'backup' && !o.backupSuffix)) await makeRoom(runner, log, config, r, into, all.map((d) => d.path));
         // On a local replica, soft deletes are renames done here; rsync gets what is left.
-        const group = !r.remote && into === 'deleted' ? moveLocally(r, into, all) : all;
+        const group = !r.remote && into === 'deleted' ? await moveLocally(r, into, all, advance) : all;
         if (!group.length) continue;
         const left = await removeItems(runner, config, r, into as 'deleted' | 'backup' | null, group.map((d) => d.path), into === 'backup' ? o.backupSuffix : undefined);
+        // (the script reports once it is done with the whole batch)
+        advance?.(left.ok ? group.length - left.remaining.size : 0);
         if (left.ok && !left.remaining.size) continue;
         for (const d of group) {
           if (left.ok && !left.remaining.has(d.path)) continue;
@@ -98,8 +108,10 @@ export async function applyDeletions(
  * rsync's copy-into-backup-then-delete per file. A path already gone counts as done.
  * Returns what could not be renamed (another filesystem, permissions...): removeItems
  * then does those, and reports what fails, as for a remote replica.
+ * With `onMoved` (a terminal's progress), the items done are reported now and then, and
+ * the display gets a moment to draw them.
  */
-function moveLocally(r: Replica, into: 'deleted', group: Delete[]): Delete[] {
+async function moveLocally(r: Replica, into: 'deleted', group: Delete[], onMoved?: (n: number) => void): Promise<Delete[]> {
   const left: Delete[] = [];
   // Trash directories made by this run (true) or found there (false).
   const made = new Map<string, boolean>();
@@ -117,7 +129,15 @@ function moveLocally(r: Replica, into: 'deleted', group: Delete[]): Delete[] {
     made.set(dir, fresh);
     return fresh;
   };
-  for (const d of group) {
+  let reported = 0;
+  let lastReport = Date.now();
+  for (const [i, d] of group.entries()) {
+    if (onMoved && (i & 63) === 0 && Date.now() - lastReport >= 100) {
+      onMoved(i - reported);
+      reported = i;
+      await new Promise((resolve) => setImmediate(resolve));
+      lastReport = Date.now();
+    }
     const rel = decodeRendered(d.path);
     const dest = `${trash}/${rel}`;
     try {
@@ -130,6 +150,7 @@ function moveLocally(r: Replica, into: 'deleted', group: Delete[]): Delete[] {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || lstatRaw(`${r.root}/${rel}`)) left.push(d);
     }
   }
+  onMoved?.(group.length - reported - left.length);
   return left;
 }
 
@@ -221,10 +242,16 @@ export async function applyTransfers(
   replicas: Record<Side, Replica>,
   actions: Action[],
   o: ApplyOptions,
+  now?: Record<Side, Listing>,
 ): Promise<ApplyResult> {
   const failed = new Set<Action>();
   const vanished = new Set<Action>();
   const itemized: Record<Side, string> = { initiator: '', target: '' };
+  // Progress: bytes copied in each direction (rsync's overall progress), of the plan's total.
+  const progress = o.dry ? undefined : o.progress;
+  const fileCopies = progress ? actions.filter((a): a is Copy => a.kind === 'copy' && now?.[a.from].get(a.path)?.type === 'f') : [];
+  const total = { bytes: fileCopies.reduce((sum, c) => sum + now![c.from].get(c.path)!.size, 0), files: fileCopies.length };
+  const copied: Record<Side, { bytes: number; files: number }> = { initiator: { bytes: 0, files: 0 }, target: { bytes: 0, files: 0 } };
   // CONFLICT_COPY_BESIDE: the losers are copied beside themselves before they are replaced.
   await keepConflictCopies(runner, log, config, replicas, actions, o.dry);
   await Promise.all(
@@ -243,8 +270,24 @@ export async function applyTransfers(
         // file) must not replace an earlier backup: that one is kept under a timestamped name.
         await makeRoom(runner, log, config, replicas[to], 'backup', copies.filter((c) => c.overwrites && c.reason !== 'attributes').map((c) => c.path));
       }
-      const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, itemize: o.itemize, stats: o.stats, backupSuffix: o.backupSuffix });
-      const res = await runner.run(argv, { input: fileList(copies.map((c) => c.path)), viaSsh: !!(replicas[from].remote || replicas[to].remote) });
+      const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, itemize: o.itemize, stats: o.stats, backupSuffix: o.backupSuffix, progress: !!progress });
+      let partial = '';
+      const onOutput =
+        progress &&
+        ((chunk: string) => {
+          const records = (partial + chunk).split(/[\r\n]/);
+          partial = records.pop()!;
+          for (const rec of records) {
+            const p = parseProgress(rec);
+            // (a record in the middle of a file does not say how many files are done)
+            if (p) copied[to] = { bytes: p.bytes, files: Math.max(p.files, copied[to].files) };
+          }
+          const { initiator: i, target: t } = copied;
+          progress.transferred({ bytes: i.bytes + t.bytes, files: i.files + t.files }, total);
+        });
+      const got = await runner.run(argv, { input: fileList(copies.map((c) => c.path)), viaSsh: !!(replicas[from].remote || replicas[to].remote), onOutput });
+      testFailure('transfer-done');
+      const res = progress ? { ...got, stdout: withoutProgress(got.stdout) } : got;
       itemized[to] = res.stdout
         .split('\n')
         .filter((l) => l && !/^\.[fdLDS] {9}/.test(l))

@@ -31,7 +31,35 @@ function startDigest(argv: string[]) {
  *  listing in memory (half the time of reading it whole, then digesting it). */
 const chunk = Buffer.allocUnsafeSlow(1 << 18);
 
-export async function listReplica(runner: Runner, config: Config, r: Replica, knownDigest?: string): Promise<ListResult> {
+/** Count the lines of a file that another process is writing, every `ms` (a terminal's
+ *  progress: how many entries a listing holds so far). */
+function countLinesWhileWritten(file: string, onCount: (lines: number) => void, ms = 250): { stop(): void } {
+  const buf = Buffer.allocUnsafe(1 << 16);
+  let fd: number | null = null;
+  let at = 0;
+  let lines = 0;
+  const count = () => {
+    try {
+      fd ??= fs.openSync(file, 'r');
+      for (let n; (n = fs.readSync(fd, buf, 0, buf.length, at)) > 0; at += n) {
+        for (let i = buf.indexOf(10); i !== -1 && i < n; i = buf.indexOf(10, i + 1)) lines++;
+      }
+      onCount(lines);
+    } catch {
+      /* not there yet, or removed: the next tick or the end tells */
+    }
+  };
+  const timer = setInterval(count, ms);
+  return {
+    stop() {
+      clearInterval(timer);
+      count();
+      if (fd !== null) fs.closeSync(fd);
+    },
+  };
+}
+
+export async function listReplica(runner: Runner, config: Config, r: Replica, knownDigest?: string, onListed?: (entries: number) => void): Promise<ListResult> {
   // rsync writes the listing a line per write(2): into a file that is nearly free,
   // through a pipe into Node it costs more than the listing. So: file, then one pass.
   const dir = makeTempDir('list');
@@ -55,7 +83,9 @@ export async function listReplica(runner: Runner, config: Config, r: Replica, kn
     // the digest) cannot change with the second the directory happened to be made in.
     fs.utimesSync(empty, 0, 0);
     const argv = listingArgv(config, r, empty);
-    const res = await runner.run(argv, { viaSsh: !!r.remote, stdoutFile: file });
+    const running = runner.run(argv, { viaSsh: !!r.remote, stdoutFile: file });
+    const counting = onListed && countLinesWhileWritten(file, onListed);
+    const res = await running.finally(() => counting?.stop());
     // The temporary empty directory (last word) differs every run: not part of the digest.
     const hash = startDigest(argv.slice(0, -1));
     const fd = fs.openSync(file, 'r');

@@ -113,6 +113,8 @@ export interface TransferOptions {
   stats?: boolean;
   /** Leave directories' times as they are (-O): an attribute-only update changes nothing else. */
   omitDirTimes?: boolean;
+  /** rsync's overall progress on stdout (a terminal's progress display), among the items. */
+  progress?: boolean;
 }
 
 /** Copy an explicit list of paths (read NUL-separated from stdin) from one replica to the other. */
@@ -133,6 +135,7 @@ export function transferArgv(c: Config, from: Replica, to: Replica, o: TransferO
     // not there to send (vanished since the listing), so it is not recorded as done.
     '-ii', '--out-format=%i %n',
     ...(o.stats ? ['--stats'] : []),
+    ...(o.progress ? ['--info=progress2'] : []),
     ...(o.omitDirTimes ? ['--omit-dir-times'] : []),
     // A directory replaced by a file (or the reverse) needs its old content removed.
     '--force',
@@ -148,6 +151,30 @@ export function transferArgv(c: Config, from: Replica, to: Replica, o: TransferO
     rsyncLocation(to),
   ];
   return argv;
+}
+
+// A record of --info=progress2: "\r      32,768  33%   43.37MB/s    0:00:00 (xfr#1, to-chk=2/3)",
+// ended by \r (or \n at the end of a file). Bytes are grouped with ',' (LC_ALL=C), or
+// scaled (K, M, G, T) when the user's RSYNC_OPTIONAL_ARGS holds -h.
+const PROGRESS_RECORD = /^ *([\d,.]+)([KMGT]?) +\d+% /;
+
+/** Bytes and files done in a progress record ("xfr#n" counts the files sent so far; absent
+ *  before the first one ends); null: not a progress record (an item line...). */
+export function parseProgress(record: string): { bytes: number; files: number } | null {
+  const m = PROGRESS_RECORD.exec(record);
+  if (!m) return null;
+  const bytes = m[2] ? Number(m[1].replace(/,/g, '')) * 1000 ** ('KMGT'.indexOf(m[2]) + 1) : Number(m[1].replace(/[,.]/g, ''));
+  const files = /\(xfr#(\d+),/.exec(record);
+  return { bytes, files: files ? Number(files[1]) : 0 };
+}
+
+/** rsync's output without its progress records (item lines never hold a raw \r: rsync
+ *  escapes control characters in names). */
+export function withoutProgress(stdout: string): string {
+  return stdout
+    .split('\n')
+    .map((line) => line.split('\r').filter((rec) => parseProgress(rec) === null).join(''))
+    .join('\n');
 }
 
 /** The workdir of a replica as rsync names it (…/.osync_workdir/). */

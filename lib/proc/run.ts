@@ -25,6 +25,9 @@ export interface RunOptions {
   cwd?: string;
   /** Receive stdout line by line (latin1: bytes kept 1:1) instead of buffering it. */
   onLine?: (line: string) => void;
+  /** Also receive stdout as it comes, chunk by chunk (latin1); the result still holds all
+   *  of it (progress on a terminal: rsync's progress and itemised lines). */
+  onOutput?: (chunk: string) => void;
   /** The command opens an ssh session (rsync to a remote replica): counted. */
   viaSsh?: boolean;
   /** Send stdout straight to this file (no pipe: rsync writes listings a line per
@@ -49,8 +52,9 @@ const loadExeca = () => (execaModule ??= import('execa'));
 /** After SIGTERM, SIGKILL what is still alive this much later. */
 const FORCE_KILL_MS = 5000;
 
-/** Process ids of every descendant of `pid` (Linux /proc; [] elsewhere). */
-export function descendantPids(pid: number): number[] {
+/** Process ids of every descendant of `pid` (Linux /proc; [] elsewhere); `alive`: leave
+ *  out zombies (exited, not yet reaped: they hold nothing). */
+export function descendantPids(pid: number, alive = false): number[] {
   let entries: string[];
   try {
     entries = fs.readdirSync('/proc').filter((e) => /^[0-9]+$/.test(e));
@@ -67,6 +71,7 @@ export function descendantPids(pid: number): number[] {
     }
     // pid (comm) state ppid ...; comm may contain spaces and parentheses.
     const after = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (alive && after[0] === 'Z') continue;
     const ppid = Number(after[1]);
     const list = children.get(ppid) ?? [];
     list.push(Number(e));
@@ -98,6 +103,8 @@ export class Runner {
   private readonly groups = new Set<ResultPromise | ChildProcess>();
   /** ssh connections opened by this run (logged at --verbose). */
   sshConnections = 0;
+  /** killAll() was called: children (and theirs) may still be on their way out. */
+  private signalled = false;
 
   constructor(private readonly log: Logger) {}
 
@@ -112,7 +119,7 @@ export class Runner {
       input: opts.input,
       reject: false,
       encoding: 'latin1',
-      buffer: { stdout: !opts.onLine && !opts.stdoutFile, stderr: true },
+      buffer: { stdout: !opts.onLine && !opts.onOutput && !opts.stdoutFile, stderr: true },
       stdin: opts.input === undefined ? 'ignore' : 'pipe',
       // (execa types do not list a bare fd for stdout; node and execa accept it)
       ...((stdoutFd !== undefined ? { stdout: stdoutFd } : {}) as Record<string, never>),
@@ -137,7 +144,20 @@ export class Runner {
       }
     }
     let lines: Promise<void> = Promise.resolve();
-    if (opts.onLine && child.stdout) {
+    const output: string[] = [];
+    if (opts.onOutput && child.stdout) {
+      const stdout = child.stdout;
+      const onOutput = opts.onOutput;
+      stdout.setEncoding('latin1');
+      lines = new Promise<void>((resolve, reject) => {
+        stdout.on('data', (chunk: string) => {
+          output.push(chunk);
+          onOutput(chunk);
+        });
+        stdout.on('end', resolve);
+        stdout.on('error', reject);
+      });
+    } else if (opts.onLine && child.stdout) {
       // Split chunks into lines ourselves: latin1 keeps every byte of a file name as
       // one char, and it is several times cheaper than readline on 100k-line listings.
       const stdout = child.stdout;
@@ -162,7 +182,7 @@ export class Runner {
       await lines;
       return {
         exitCode: r.exitCode ?? (r.signal ? 128 + 15 : 1),
-        stdout: typeof r.stdout === 'string' ? r.stdout : '',
+        stdout: opts.onOutput ? output.join('') : typeof r.stdout === 'string' ? r.stdout : '',
         stderr: typeof r.stderr === 'string' ? r.stderr : '',
         killed: !!r.signal || !!r.isTerminated || groupTimedOut,
         timedOut: !!r.timedOut || groupTimedOut,
@@ -243,6 +263,7 @@ export class Runner {
 
   /** Stop every running child (on SIGINT/SIGTERM or the hard time limit). */
   killAll(): void {
+    if (this.live.size) this.signalled = true;
     for (const c of this.live) {
       if (this.groups.has(c)) {
         this.killGroup(c);
@@ -252,5 +273,33 @@ export class Runner {
       if (c.pid !== undefined) for (const d of descendantPids(c.pid).reverse()) signal(d, 'SIGTERM');
       c.kill('SIGTERM');
     }
+  }
+
+  /**
+   * Stop every child (whole trees) and wait until no process started by this run is left,
+   * SIGKILLing what outlives FORCE_KILL_MS: a replica's lock must never be released while
+   * a child of the run may still write to it. Returns at once when nothing runs; false
+   * when some process could not be stopped even so (the caller then keeps the locks).
+   */
+  async stopAll(): Promise<boolean> {
+    if (!this.live.size && !this.signalled) return true;
+    this.killAll();
+    const forceAt = Date.now() + FORCE_KILL_MS;
+    let forced = false;
+    for (;;) {
+      const left = descendantPids(process.pid, true);
+      if (!left.length) break;
+      if (forced && Date.now() > forceAt + FORCE_KILL_MS) {
+        this.log.error(`Processes [${left.join(', ')}] could not be stopped.`);
+        return false;
+      }
+      if (!forced && Date.now() > forceAt) {
+        for (const p of left) signal(p, 'SIGKILL');
+        forced = true;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    this.signalled = false;
+    return true;
   }
 }

@@ -1,6 +1,7 @@
 // osync's log: one line per message, in the log file and on the screen.
 // File line:   <prefix><tag><message>   e.g. "TIME: 3 - (WARN):Something"
-// Screen line: <prefix><message>, WARN/ERROR/CRITICAL on stderr in colour.
+// Screen line: <prefix><message>, WARN/ERROR/CRITICAL on stderr (in colour when
+// lib/ui/terminal.ts says so). The log file never holds colour codes.
 // The logger also remembers the worst level seen, which decides the exit code.
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,8 +19,8 @@ const TAGS: Record<Level, string> = {
   CRITICAL: '(CRITICAL):',
 };
 
-// osync colours WARN/ERROR/CRITICAL whether or not stderr is a terminal (they show in
-// cron mail too), so chalk's level is fixed rather than detected.
+// osync's colours (basic ones), used only when the screen lines are coloured (opts.colour):
+// osync colours them even in cron mail; here cron mail and journald get plain text.
 const paint = new Chalk({ level: 1 });
 const COLOURS: Partial<Record<Level, (text: string) => string>> = {
   WARN: paint.yellow,
@@ -33,6 +34,8 @@ export interface LoggerOptions {
   errorsOnly?: boolean;
   noPrefix?: boolean;
   debug?: boolean;
+  /** Colour WARN/ERROR/CRITICAL screen lines (lib/ui/terminal.ts decides). */
+  colour?: boolean;
   /** Milliseconds since epoch at which the run started (TIME: n counts from it). */
   startedAt?: number;
 }
@@ -126,9 +129,30 @@ export class Logger {
     }
     if (o.silent) return;
     if (level === 'NOTICE' && o.errorsOnly) return;
-    const colour = COLOURS[level];
-    if (colour) this.screen.err(colour(prefix + text));
-    else this.screen.out(prefix + text);
+    const colour = o.colour ? COLOURS[level] : undefined;
+    const toErr = level === 'WARN' || level === 'ERROR' || level === 'CRITICAL';
+    const line = colour ? colour(prefix + text) : prefix + text;
+    try {
+      if (toErr) this.screen.err(line);
+      else this.screen.out(line);
+    } catch {
+      // The display is never the reason a run fails: plain lines from here on.
+      this.screen = consoleSink;
+      if (toErr) this.screen.err(line);
+      else this.screen.out(line);
+    }
+  }
+
+  /** A line for the log file only (e.g. a stack trace at --verbose), never on screen. */
+  fileOnly(message: string): void {
+    const fileLine = this.prefix() + TAGS.VERBOSE + this.redact(message);
+    this.runLines.push(fileLine);
+    if (this.fileFd === null) return;
+    try {
+      fs.writeSync(this.fileFd, fileLine + '\n');
+    } catch {
+      /* as in log() */
+    }
   }
 
   debug(m: string): void { this.log('DEBUG', m); }

@@ -103,6 +103,14 @@ export function rsyncLocation(r: Replica): string {
   return `${user}@${h}:${r.root}/`;
 }
 
+/** Where a replica is, host included (`/abs/root/`, or `ssh://user@host:port//abs/root/`):
+ *  recorded with the state, so a root path changed in the config is recognised. */
+export function replicaLocation(r: Replica): string {
+  if (!r.remote) return `${r.root}/`;
+  const { user, host, port } = r.remote.target;
+  return `ssh://${user}@${host.includes(':') ? `[${host}]` : host}:${port}/${r.root}/`;
+}
+
 /** How a replica is named in log lines: its root with a trailing slash, as osync. */
 export function displayRoot(r: Replica): string {
   return `${r.root}/`;

@@ -66,6 +66,7 @@ export const NUMERIC_KEYS = [
   // osync-ts only (deletion guard)
   'MAX_DELETE_PERCENT',
   'MAX_DELETE_COUNT',
+  'DELETE_GUARD_MIN_FILES',
 ] as const;
 export type NumericKey = (typeof NUMERIC_KEYS)[number];
 
@@ -119,6 +120,7 @@ export const SAMPLE_NUMBERS: Record<NumericKey, number> = {
   MAX_EXEC_TIME_PER_CMD_AFTER: 0,
   MAX_DELETE_PERCENT: 50,
   MAX_DELETE_COUNT: 0,
+  DELETE_GUARD_MIN_FILES: 10,
 };
 
 /**
@@ -137,6 +139,7 @@ export const QUICK_NUMBERS: Partial<Record<NumericKey, number>> = {
   MAX_EXEC_TIME_PER_CMD_AFTER: 0,
   MAX_DELETE_PERCENT: 50,
   MAX_DELETE_COUNT: 0,
+  DELETE_GUARD_MIN_FILES: 10,
 };
 
 /** Defaults osync applies in both modes when the variable is empty. */
@@ -211,6 +214,7 @@ export const ALL_KEYS = [
   'SYNC_TYPE',
   'MAX_DELETE_PERCENT',
   'MAX_DELETE_COUNT',
+  'DELETE_GUARD_MIN_FILES',
   // [RESUME_OPTIONS]
   'RESUME_SYNC',
   'RESUME_TRY',

@@ -374,6 +374,7 @@ export function buildConfig(input: BuildInput): { config: Config; warnings: stri
     syncType,
     maxDeletePercent: nums.MAX_DELETE_PERCENT,
     maxDeleteCount: nums.MAX_DELETE_COUNT,
+    deleteGuardMinFiles: nums.DELETE_GUARD_MIN_FILES,
 
     resumeSync: bools.RESUME_SYNC,
     resumeTry: nums.RESUME_TRY,

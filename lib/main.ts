@@ -118,6 +118,23 @@ export async function main(io: MainIo): Promise<number> {
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
   for (const s of signals) process.on(s, onSignal);
 
+  // SOFT/HARD_MAX_EXEC_TIME count from the start of the run, hooks included (a before
+  // hook that overruns the hard limit is stopped, and the sync does not start).
+  const limits = watchTask({
+    log,
+    task: 'Sync',
+    since: startedAt.getTime(),
+    soft: config.softMaxExecTime,
+    hard: config.hardMaxExecTime,
+    keepLogging: 0,
+    pids: () => runner.livePids(),
+    onSoft: () => pendingMails.push(sendMail(alertCtx, currentlyRunningMail(alertCtx, 'warning'))),
+    onHard: () => {
+      requestStop(`Sync stopped: max hard execution time [${config.hardMaxExecTime}] exceeded. The next run will resume.`, false, true);
+      pendingMails.push(sendMail(alertCtx, currentlyRunningMail(alertCtx, 'error')));
+    },
+  });
+
   let hookCtx: HookContext | null = null;
   let outcome: SyncOutcome = {};
   try {
@@ -131,26 +148,15 @@ export async function main(io: MainIo): Promise<number> {
       log.critical('Stopping on command execution error.');
       go = false;
     }
+    limits.check();
     if (stop) go = false;
     if (go) {
       // listr2 shows the phases on a terminal; cron and --silent get plain lines.
       const interactive = !!process.stdout.isTTY && !flags.json && !flags.silent && !flags.nonInteractive && !flags.errorsOnly;
       const view = createPhaseView(log, { interactive });
       const ctx: SyncContext = { config, flags, log, runner, replicas, startedAt, view, timings: [], stopRequested: () => stop?.reason ?? null };
-      const watch = watchTask({
-        log,
-        task: 'Sync',
-        since: startedAt.getTime(),
-        soft: config.softMaxExecTime,
-        hard: config.hardMaxExecTime,
-        keepLogging: config.keepLogging,
-        pids: () => runner.livePids(),
-        onSoft: () => pendingMails.push(sendMail(alertCtx, currentlyRunningMail(alertCtx, 'warning'))),
-        onHard: () => {
-          requestStop(`Sync stopped: max hard execution time [${config.hardMaxExecTime}] exceeded. The next run will resume.`, false, true);
-          pendingMails.push(sendMail(alertCtx, currentlyRunningMail(alertCtx, 'error')));
-        },
-      });
+      // "Still running" lines during the sync (hooks log their own).
+      const watch = watchTask({ log, task: 'Sync', since: startedAt.getTime(), soft: 0, hard: 0, keepLogging: config.keepLogging, pids: () => runner.livePids() });
       try {
         outcome = await runSync(ctx);
       } finally {
@@ -171,6 +177,7 @@ export async function main(io: MainIo): Promise<number> {
   if (hookCtx && (code === 0 || config.runAfterCmdOnError)) {
     afterFailed = !(await runHooks(hookCtx, 'after'));
   }
+  limits.stop();
   for (const s of signals) process.off(s, onSignal);
   // Failures after this point (after hooks, mail) are logged but do not change the code.
   if (code === 1 || code === 3) log.error('osync finished with errors.');

@@ -67,7 +67,9 @@ export async function main(io: MainIo): Promise<number> {
   });
   // --json: stdout carries only the JSON document; screen lines go to stderr.
   if (flags.json) log.screen = { out: (l) => process.stderr.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
-  log.addSecret(config.smtpPassword);
+  // The remote token is in every remote command line a --verbose/--debug run logs: masked
+  // there, as osync. (The SMTP password is never logged in the first place: masking its
+  // every occurrence in the log would also mask a short password's letters everywhere.)
   if (config.remoteToken) log.addSecret(`_REMOTE_TOKEN=${config.remoteToken}`);
   const logFile = resolveLogFile(config.logFile, config.instanceId, io.env);
   const cannot = log.openFile(logFile);

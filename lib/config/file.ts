@@ -72,6 +72,8 @@ interface Decoded {
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+/** Keys whose text never goes into a message (the messages below quote parts of values). */
+const SECRET_KEYS = new Set(['SMTP_PASSWORD']);
 const METACHARS = new Set([';', '&', '|', '<', '>', '(', ')']);
 
 /**
@@ -89,10 +91,11 @@ export function decodeValue(
   let i = 0;
   let sawSingle = false;
   let sawOther = false;
+  const shown = (text: string) => (SECRET_KEYS.has(key) ? '(not shown)' : text);
 
   const commandSubst = (text: string) => {
     warnings.push(
-      `Command substitution [${text}] in ${key} (${where}) is not executed by osync-ts; kept literally.`,
+      `Command substitution [${shown(text)}] in ${key} (${where}) is not executed by osync-ts; kept literally.`,
     );
   };
 
@@ -113,7 +116,7 @@ export function decodeValue(
       i = close + 1;
       const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)(.*))?$/s.exec(inner);
       if (!m) {
-        warnings.push(`Unsupported expansion [\${${inner}}] in ${key} (${where}); kept literally.`);
+        warnings.push(`Unsupported expansion [${shown(`\${${inner}}`)}] in ${key} (${where}); kept literally.`);
         return '${' + inner + '}';
       }
       const v = lookup(m[1]!);
@@ -202,7 +205,7 @@ export function decodeValue(
   const tail = raw.slice(i).trim();
   if (tail !== '' && !tail.startsWith('#')) {
     throw new ConfigError(
-      `Cannot read the value of ${key} (${where}): unexpected text [${tail}] after the value. Put values containing spaces or ; & | < > ( ) in quotes.`,
+      `Cannot read the value of ${key} (${where}): unexpected text [${shown(tail)}] after the value. Put values containing spaces or ; & | < > ( ) in quotes.`,
       1,
     );
   }

@@ -308,6 +308,8 @@ export function buildConfig(input: BuildInput): { config: Config; warnings: stri
   // osync-ts only; off unless true/yes.
   const besideRaw = get('CONFLICT_COPY_BESIDE');
   if (!['', 'true', 'false', 'yes', 'no'].includes(besideRaw)) throw bogus('CONFLICT_COPY_BESIDE', besideRaw, quick ? 'environment' : 'config file');
+  const transportRaw = get('MAIL_TRANSPORT').toLowerCase();
+  if (!['', 'auto', 'smtp'].includes(transportRaw)) throw bogus('MAIL_TRANSPORT', get('MAIL_TRANSPORT'), quick ? 'environment' : 'config file');
   const portRaw = get('SMTP_PORT');
   if (portRaw !== '' && !/^[0-9]+$/.test(portRaw)) throw bogus('SMTP_PORT', portRaw, quick ? 'environment' : 'config file');
 
@@ -391,6 +393,7 @@ export function buildConfig(input: BuildInput): { config: Config; warnings: stri
     smtpEncryption,
     smtpUser: get('SMTP_USER'),
     smtpPassword: get('SMTP_PASSWORD'),
+    mailTransport: transportRaw === 'smtp' ? 'smtp' : 'auto',
 
     localRunBeforeCmd: get('LOCAL_RUN_BEFORE_CMD'),
     localRunAfterCmd: get('LOCAL_RUN_AFTER_CMD'),

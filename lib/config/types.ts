@@ -108,6 +108,9 @@ export interface Config {
   smtpEncryption: 'none' | 'tls' | 'ssl';
   smtpUser: string;
   smtpPassword: string;
+  /** osync-ts: 'auto' (osync's way: a local mailer first, SMTP_SERVER when none works) or
+   *  'smtp' (SMTP_SERVER first, the local mailers as the fallback). */
+  mailTransport: 'auto' | 'smtp';
 
   // [EXECUTION_HOOKS]
   localRunBeforeCmd: string;

@@ -79,7 +79,8 @@ export async function main(io: MainIo): Promise<number> {
   // osync-ts trash commands: --list-trash, --restore=PATH; no sync, no hooks, no mails.
   if (flags.listTrash || flags.restore !== undefined) {
     const code = await trashCommand({ config, flags, log, runner: new Runner(log), cwd: io.cwd, stdout: io.stdout }).catch((e: Error) => {
-      log.critical(`Unexpected failure: ${e.stack ?? e}`);
+      log.critical(`Unexpected failure: ${e.message}`);
+      log.verbose(`${e.stack ?? e}`);
       return 1;
     });
     log.closeFile();
@@ -168,7 +169,9 @@ export async function main(io: MainIo): Promise<number> {
       if (flags.summary) printSummary(ctx, outcome);
     }
   } catch (e) {
-    log.critical(`Unexpected failure: ${(e as Error).stack ?? e}`);
+    // One line; the stack only for --verbose (a bug report), never in a cron mail by default.
+    log.critical(`Unexpected failure: ${(e as Error).message ?? e}`);
+    log.verbose(`${(e as Error).stack ?? e}`);
   }
 
   // The exit code is decided here, before the after hooks (osync's quit handler).

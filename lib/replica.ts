@@ -61,7 +61,9 @@ export function makeReplicas(config: Config, cwd: string, localUser: string, con
   if (config.targetSyncDir.startsWith('ssh://')) {
     const t = parseSshUri(config.targetSyncDir, localUser);
     const opts = sshOptionsFor(config, controlPath);
-    const root = stripSlash(t.path);
+    // A relative path starting with "-" would read as an option to every command that
+    // takes it (find, cd, df...): "./-dir" is the same directory.
+    const root = stripSlash(t.path.startsWith('-') ? `./${t.path}` : t.path);
     target = {
       side: 'target',
       root,

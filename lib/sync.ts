@@ -66,6 +66,8 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
   const me: LockOwner = { pid: process.pid, instanceId: config.instanceId };
   let state: StateDir | undefined;
   try {
+    const odd = new StateDir(replicas.initiator.stateDir, config.instanceId, false).notAFile();
+    if (odd) throw new SyncAbort(`State file [${odd}] is not a regular file; move it out of the way. Nothing was changed.`);
     phase(ctx, 'check');
     checkLocalTools(config, replicas.target);
     await pingHosts(runner, log, config, replicas.target);

@@ -21,6 +21,8 @@ export interface ConfFile {
   values: Record<string, string>;
   /** Keys in order of first assignment. */
   order: string[];
+  /** Line (1-based) of each key's first assignment. */
+  lines: Record<string, number>;
   warnings: string[];
 }
 
@@ -43,6 +45,7 @@ export function parseConfText(
   const assign = opts.dotenvStyle ? ASSIGN_ENV : ASSIGN_CONF;
   const values: Record<string, string> = {};
   const order: string[] = [];
+  const firstLine: Record<string, number> = {};
   const warnings: string[] = [];
   const lines = text.split(/\r?\n/);
   lines.forEach((rawLine, index) => {
@@ -58,10 +61,13 @@ export function parseConfText(
     const where = `${opts.source ?? 'config'}:${index + 1}`;
     const decoded = decodeValue(m[2]!, lookup, key, where);
     warnings.push(...decoded.warnings);
-    if (!Object.prototype.hasOwnProperty.call(values, key)) order.push(key);
+    if (!Object.prototype.hasOwnProperty.call(values, key)) {
+      order.push(key);
+      firstLine[key] = index + 1;
+    }
     values[key] = decoded.value;
   });
-  return { values, order, warnings };
+  return { values, order, lines: firstLine, warnings };
 }
 
 interface Decoded {

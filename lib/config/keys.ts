@@ -264,6 +264,31 @@ export const OLD_KEY_ALIASES: Readonly<Record<string, ConfigKey>> = {
   SYNC_ID: 'INSTANCE_ID',
 };
 
+/**
+ * Keys a config file may hold that osync v1.3 reads but osync-ts has no use for, or that
+ * older osync versions wrote and v1.3 ignores (seen in osync's sample configs and test
+ * configs over its history): known, so never reported as typos.
+ */
+export const IGNORED_KEYS: ReadonlySet<string> = new Set([
+  // read by osync.sh v1.3, meaningless here (log compression, OS detection, polling)
+  'COMPRESSION_LEVEL',
+  'IGNORE_OS_TYPE',
+  'SLEEP_TIME',
+  // older osync versions
+  'REMOTE_SYNC',
+  'REMOTE_USER',
+  'REMOTE_HOST',
+  'REMOTE_PORT',
+  'REMOTE_RSYNC_PATH',
+  'REMOTE_3RD_PARTY_HOST',
+  'VERBOSE_LOGS',
+  'SLAVE_DEADLOCK_RESUME',
+  'RSYNC_PATTERN_ORDER',
+  'CONFLICT_WINNER',
+  'CONFLICT_KEEP_BACKUP',
+  'CONFLICT_KEEP_BACKUP_DAYS',
+]);
+
 /** The four path keys whose leading `~` osync expands itself, whatever the quoting. */
 export const TILDE_KEYS: ReadonlySet<string> = new Set([
   'INITIATOR_SYNC_DIR',

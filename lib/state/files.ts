@@ -63,6 +63,25 @@ export class StateDir {
     readonly dry: boolean,
   ) {}
 
+  /** The first of this task's state files (a dry run's included) that is there but is
+   *  not a file (a directory, a fifo...), or null: reading or replacing it would fail
+   *  half-way through a run. */
+  notAFile(): string | null {
+    for (const prefix of STATE_PREFIXES) {
+      for (const dry of ['', '-dry']) {
+        for (const ext of prefix.endsWith('-tree-after') ? ['', '.meta'] : ['']) {
+          const f = path.join(this.dir, `${prefix}-${this.instanceId}${dry}${ext}`);
+          try {
+            if (!fs.statSync(f).isFile()) return f;
+          } catch {
+            /* absent (or unreadable: reported where it is read) */
+          }
+        }
+      }
+    }
+    return null;
+  }
+
   /** osync's name: <side>-<what>-<ID>[-dry]. */
   name(side: Side, what: StateFile, dry = this.dry): string {
     return path.join(this.dir, `${side}-${what}-${this.instanceId}${dry ? '-dry' : ''}`);

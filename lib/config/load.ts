@@ -305,11 +305,12 @@ export function buildConfig(input: BuildInput): { config: Config; warnings: stri
     } catch (e) {
       throw new ConfigError((e as Error).message, 1);
     }
-  }
-  try {
-    assertSafeToken(get('_REMOTE_TOKEN'));
-  } catch (e) {
-    throw new ConfigError(`Bad _REMOTE_TOKEN: ${(e as Error).message}`, 1);
+    // (Sent with every remote command; unused with a local target.)
+    try {
+      assertSafeToken(get('_REMOTE_TOKEN'));
+    } catch (e) {
+      throw new ConfigError(`Bad _REMOTE_TOKEN: ${(e as Error).message}`, 1);
+    }
   }
 
   let sshRsaPrivateKey = expandTilde(get('SSH_RSA_PRIVATE_KEY'), home);

@@ -74,7 +74,9 @@ export async function main(io: MainIo): Promise<number> {
   for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
   // --json: stdout carries only the JSON document; screen lines go to stderr.
   if (display === 'json') log.screen = { out: (l) => process.stderr.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
-  log.addSecret(config.smtpPassword);
+  // The remote token is in every remote command line a --verbose/--debug run logs: masked
+  // there, as osync. (The SMTP password is never logged in the first place: masking its
+  // every occurrence in the log would also mask a short password's letters everywhere.)
   if (config.remoteToken) log.addSecret(`_REMOTE_TOKEN=${config.remoteToken}`);
   const logFile = resolveLogFile(config.logFile, config.instanceId, io.env);
   const cannot = log.openFile(logFile);
@@ -133,6 +135,23 @@ export async function main(io: MainIo): Promise<number> {
   process.on('uncaughtException', onCrash);
   process.on('unhandledRejection', onCrash);
 
+  // SOFT/HARD_MAX_EXEC_TIME count from the start of the run, hooks included (a before
+  // hook that overruns the hard limit is stopped, and the sync does not start).
+  const limits = watchTask({
+    log,
+    task: 'Sync',
+    since: startedAt.getTime(),
+    soft: config.softMaxExecTime,
+    hard: config.hardMaxExecTime,
+    keepLogging: 0,
+    pids: () => runner.livePids(),
+    onSoft: () => pendingMails.push(sendMail(alertCtx, currentlyRunningMail(alertCtx, 'warning'))),
+    onHard: () => {
+      requestStop(`Sync stopped: max hard execution time [${config.hardMaxExecTime}] exceeded. The next run will resume.`, false, true);
+      pendingMails.push(sendMail(alertCtx, currentlyRunningMail(alertCtx, 'error')));
+    },
+  });
+
   let hookCtx: HookContext | null = null;
   let outcome: SyncOutcome = {};
   try {
@@ -146,25 +165,14 @@ export async function main(io: MainIo): Promise<number> {
       log.critical('Stopping on command execution error.');
       go = false;
     }
+    limits.check();
     if (stop) go = false;
     if (go) {
       // listr2 shows the phases on a terminal; cron and --silent get plain lines.
       const view = display === 'tasks' ? createPhaseView(log, { colour: useColour(process.stdout, io.env) }) : noView;
       const ctx: SyncContext = { config, flags, log, runner, replicas, startedAt, view, timings: [], stopRequested: () => stop?.reason ?? null };
-      const watch = watchTask({
-        log,
-        task: 'Sync',
-        since: startedAt.getTime(),
-        soft: config.softMaxExecTime,
-        hard: config.hardMaxExecTime,
-        keepLogging: config.keepLogging,
-        pids: () => runner.livePids(),
-        onSoft: () => pendingMails.push(sendMail(alertCtx, currentlyRunningMail(alertCtx, 'warning'))),
-        onHard: () => {
-          requestStop(`Sync stopped: max hard execution time [${config.hardMaxExecTime}] exceeded. The next run will resume.`, false, true);
-          pendingMails.push(sendMail(alertCtx, currentlyRunningMail(alertCtx, 'error')));
-        },
-      });
+      // "Still running" lines during the sync (hooks log their own).
+      const watch = watchTask({ log, task: 'Sync', since: startedAt.getTime(), soft: 0, hard: 0, keepLogging: config.keepLogging, pids: () => runner.livePids() });
       try {
         outcome = await runSync(ctx);
       } finally {
@@ -188,6 +196,7 @@ export async function main(io: MainIo): Promise<number> {
   if (hookCtx && (code === 0 || config.runAfterCmdOnError)) {
     afterFailed = !(await runHooks(hookCtx, 'after'));
   }
+  limits.stop();
   for (const s of signals) process.off(s, onSignal);
   // Failures after this point (after hooks, mail) are logged but do not change the code.
   if (code === 1 || code === 3) log.error('osync finished with errors.');

@@ -61,7 +61,9 @@ export function makeReplicas(config: Config, cwd: string, localUser: string, con
   if (config.targetSyncDir.startsWith('ssh://')) {
     const t = parseSshUri(config.targetSyncDir, localUser);
     const opts = sshOptionsFor(config, controlPath);
-    const root = stripSlash(t.path);
+    // A relative path starting with "-" would read as an option to every command that
+    // takes it (find, cd, df...): "./-dir" is the same directory.
+    const root = stripSlash(t.path.startsWith('-') ? `./${t.path}` : t.path);
     target = {
       side: 'target',
       root,
@@ -101,6 +103,14 @@ export function rsyncLocation(r: Replica): string {
   const { user, host } = r.remote.target;
   const h = host.includes(':') ? `[${host}]` : host;
   return `${user}@${h}:${r.root}/`;
+}
+
+/** Where a replica is, host included (`/abs/root/`, or `ssh://user@host:port//abs/root/`):
+ *  recorded with the state, so a root path changed in the config is recognised. */
+export function replicaLocation(r: Replica): string {
+  if (!r.remote) return `${r.root}/`;
+  const { user, host, port } = r.remote.target;
+  return `ssh://${user}@${host.includes(':') ? `[${host}]` : host}:${port}/${r.root}/`;
 }
 
 /** How a replica is named in log lines: its root with a trailing slash, as osync. */

@@ -13,8 +13,8 @@ import { expectedAfter, planSync, type Action, type BaseListing, type Plan, type
 import type { Runner } from './proc/run.js';
 import { checkLocalTools, pingHosts } from './connectivity.js';
 import { checkReplica, cleanupOld, ReplicaError, RootMissingError, type ReplicaInfo } from './replica-check.js';
-import { checkGuards, checkVanishedRoots, type GuardVerdict } from './plan/guards.js';
-import { displayRoot, type Replica } from './replica.js';
+import { checkGuards, checkVanishedRoots, refusalAdvice, type GuardVerdict } from './plan/guards.js';
+import { displayRoot, replicaLocation, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
 import { summaryLines, changeCounts } from './report/summary.js';
 import { parseBaseLines, StateDir, writeAtomic, type Step } from './state/files.js';
@@ -68,6 +68,8 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
   const me: LockOwner = { pid: process.pid, instanceId: config.instanceId };
   let state: StateDir | undefined;
   try {
+    const odd = new StateDir(replicas.initiator.stateDir, config.instanceId, false).notAFile();
+    if (odd) throw new SyncAbort(`State file [${odd}] is not a regular file; move it out of the way. Nothing was changed.`);
     phase(ctx, 'check');
     checkLocalTools(config, replicas.target);
     await pingHosts(runner, log, config, replicas.target);
@@ -196,7 +198,7 @@ function enforceGuard(ctx: SyncContext, verdict: GuardVerdict, plan?: Plan): voi
     return;
   }
   for (const r of verdict.reasons) log.critical(`Deletion guard: ${r.message}`);
-  log.always('Run refused by the deletion guard (exit code 3): nothing was changed on either replica. Check both replicas, then run once with --force to let this run through.');
+  log.critical(`Run refused by the deletion guard (exit code 3): nothing was changed on either replica. What to do: ${refusalAdvice(verdict.reasons)}`);
   throw new GuardRefused(verdict, plan);
 }
 
@@ -395,7 +397,7 @@ async function initialize(ctx: SyncContext, state: StateDir, identities: Record<
   } finally {
     listed.done();
   }
-  for (const s of SIDES) if (identities[s]) state.writeIdentity(s, identities[s]!);
+  for (const s of SIDES) state.writeIdentity(s, identities[s], replicaLocation(ctx.replicas[s]));
 }
 
 /** osync's resume bookkeeping. A resumed run redoes detection against the last
@@ -478,8 +480,12 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
     base,
     now,
     syncType: config.syncType,
-    limits: { maxDeletePercent: config.maxDeletePercent, maxDeleteCount: config.maxDeleteCount },
+    limits: { maxDeletePercent: config.maxDeletePercent, maxDeleteCount: config.maxDeleteCount, minFiles: config.deleteGuardMinFiles },
     identity: { recorded: { initiator: state.readIdentity('initiator'), target: state.readIdentity('target') }, current: identities },
+    roots: {
+      recorded: { initiator: state.readRecordedRoot('initiator'), target: state.readRecordedRoot('target') },
+      current: { initiator: replicaLocation(replicas.initiator), target: replicaLocation(replicas.target) },
+    },
     force: !!flags.force,
     unchangedFiles: same.files,
   });
@@ -597,7 +603,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
     return { plan, failed, guard };
   }
   mark(state, 'synced');
-  for (const s of SIDES) if (identities[s]) state.writeIdentity(s, identities[s]!);
+  for (const s of SIDES) state.writeIdentity(s, identities[s], replicaLocation(replicas[s]));
   state.writeResumeCount(0);
   if (bidirectional && !flags.dry) for (const s of SIDES) state.writeList(state.name(s, 'deleted-list'), plan.deletedOn[s]);
   log.notice('Finished synchronization task.');

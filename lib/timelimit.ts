@@ -4,8 +4,8 @@
 // * logs ERROR once when the hard limit is exceeded (then calls onHard, which
 //   stops the run: children killed, runSync aborts at its next boundary).
 // Limits are in seconds, 0 = off, compared with "greater than" as osync does.
-// For the sync itself `since` is the start of osync (osync's global clock); for a
-// hook it is the start of that hook.
+// For the run's limits `since` is the start of osync (osync's global clock), and they
+// cover the hooks too; a hook's own limit counts from the start of that hook.
 import type { Logger } from './report/log.js';
 
 export interface WatchOptions {
@@ -27,6 +27,8 @@ export interface WatchOptions {
 
 export interface Watch {
   stop(): void;
+  /** Look at the clock now (between ticks). */
+  check(): void;
   readonly softExceeded: boolean;
   readonly hardExceeded: boolean;
 }
@@ -60,6 +62,7 @@ export function watchTask(o: WatchOptions): Watch {
   timer.unref();
   return {
     stop: () => clearInterval(timer),
+    check: tick,
     get softExceeded() {
       return softDone;
     },

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Config, RunFlags, Side } from './config/types.js';
 import { ancestors, type Action } from './plan/plan.js';
-import { decodeRendered, displayPath, parseListing, type Entry } from './detect/parse-listing.js';
+import { decodeRendered, displayPath, parseListing, renderedByteLength, type Entry } from './detect/parse-listing.js';
 import type { Runner } from './proc/run.js';
 import { rsyncMeaning, rsyncSucceeded, transferArgv, trashListingArgv, trashProbeArgv } from './proc/rsync.js';
 import { makeReplicas, type Replica } from './replica.js';
@@ -53,15 +53,44 @@ function nulList(items: string[]): Buffer {
   return Buffer.from(items.map((p) => p + '\0').join(''), 'latin1');
 }
 
-// Rename each colliding item aside. Each argument is `<20-char suffix><path>`; when the
-// suffixed name is taken too, "-1", "-2"... is appended. $1 = the trash dir.
-const MOVE_ASIDE_SCRIPT = `cd "$1" || exit 1
+/** Bytes in one file name on the usual file systems (ext4, xfs, btrfs, tmpfs: NAME_MAX). */
+const NAME_MAX = 255;
+/** Bytes kept free in a versioned name for the "-N" a collision adds. */
+const COUNTER_ROOM = 4;
+
+/**
+ * `<path><suffix>`, the suffix on the last component. A name too long to take the suffix
+ * (and a collision counter) within NAME_MAX bytes is cut first, on a character boundary:
+ * a versioned name always fits, and the suffix, which dates it, is kept whole.
+ */
+export function versionedName(p: string, suffix: string): string {
+  const slash = p.lastIndexOf('/');
+  const name = p.slice(slash + 1);
+  const room = NAME_MAX - renderedByteLength(suffix) - COUNTER_ROOM;
+  return p.slice(0, slash + 1) + (renderedByteLength(name) > room ? cutRendered(name, room) : name) + suffix;
+}
+
+/** The first `bytes` bytes of a rendered name, not ending inside a UTF-8 character. */
+function cutRendered(name: string, bytes: number): string {
+  const units = name.match(/\\#[0-7]{3}|[\s\S]/g) ?? [];
+  const byte = (u: string) => (u.length === 1 ? u.charCodeAt(0) : parseInt(u.slice(2), 8));
+  let n = Math.min(bytes, units.length);
+  // units[n] is the first one cut off: a continuation byte means a character is split.
+  while (n > 0 && n < units.length && (byte(units[n]) & 0xc0) === 0x80) n--;
+  return units.slice(0, n).join('');
+}
+
+// Rename items in a trash dir. Each argument is `./<new name>//./<path>` (no path holds
+// "//"); when the new name is taken, "-1", "-2"... is appended; an item that is not there
+// is skipped. $1 = the trash dir.
+const MOVE_ASIDE_SCRIPT = `cd -- "$1" || exit 1
 exec xargs -0 sh -c '
 st=0
 for a; do
-  p=\${a#????????????????????}; s=\${a%"$p"}
-  d="$p$s"; n=1
-  while [ -e "$d" ] || [ -L "$d" ]; do d="$p$s-$n"; n=$((n+1)); done
+  p=\${a#*//}; to=\${a%%//*}
+  [ -e "$p" ] || [ -L "$p" ] || continue
+  d=$to; n=1
+  while [ -e "$d" ] || [ -L "$d" ]; do d="$to-$n"; n=$((n+1)); done
   mv -f -- "$p" "$d" || st=1
 done
 exit $st' sh`;
@@ -132,19 +161,33 @@ export async function makeRoom(runner: Runner, log: Logger, config: Config, r: R
     if (!e) continue;
     if (!wanted.has(p) && e.type === 'd') continue;
     if (ancestors(p).some((a) => renames.has(a))) continue;
-    renames.set(p, p + versionSuffix(e.mtime));
+    renames.set(p, versionedName(p, versionSuffix(e.mtime)));
   }
   if (!renames.size) return renames;
   for (const [from, to] of renames) log.verbose(`Keeping the earlier [${displayPath(from)}] in ${into} directory on ${r.side} replica as [${displayPath(to)}].`);
-  if (!r.remote) {
-    const failed = moveAsideLocally(`${r.workDir}/${into}`, renames);
-    if (failed) log.error(`Cannot keep earlier versions aside in ${into} directory on ${r.side} replica: ${failed}`);
-    return renames;
-  }
-  const args = [...renames].map(([from, to]) => to.slice(from.length) + './' + decodeRendered(from));
-  const res = await runner.runScript(r, MOVE_ASIDE_SCRIPT, [`${r.workDir}/${into}`], { input: nulList(args) });
-  if (res.exitCode !== 0) log.error(`Cannot keep earlier versions aside in ${into} directory on ${r.side} replica: ${res.stderr.trim().split('\n')[0] ?? ''}`);
+  const failed = await moveAside(runner, r, into, renames);
+  if (failed) log.error(`Cannot keep earlier versions aside in ${into} directory on ${r.side} replica: ${failed}`);
   return renames;
+}
+
+/**
+ * CONFLICT_BACKUP_MULTIPLE, as osync: each version this run put in the trash at a plain
+ * name is renamed `<name>.YYYY.MM.DD-HH.MM.SS` (the run's start), cut to fit if need be;
+ * "-1", "-2"... when that name is taken (several runs in one second). Never throws.
+ */
+export async function stampRunVersions(runner: Runner, log: Logger, r: Replica, into: TrashKind, paths: string[], suffix: string): Promise<void> {
+  if (!paths.length) return;
+  const renames = new Map(paths.map((p) => [p, versionedName(p, suffix)]));
+  const failed = await moveAside(runner, r, into, renames);
+  if (failed) log.error(`Cannot name the versions kept in ${into} directory on ${r.side} replica with this run's date: ${failed}`);
+}
+
+/** Renames in a trash (trash-relative, rendered; an item not there is skipped): the first error, or ''. */
+async function moveAside(runner: Runner, r: Replica, into: TrashKind, renames: Map<string, string>): Promise<string> {
+  if (!r.remote) return moveAsideLocally(`${r.workDir}/${into}`, renames) ?? '';
+  const args = [...renames].map(([from, to]) => `./${decodeRendered(to)}//./${decodeRendered(from)}`);
+  const res = await runner.runScript(r, MOVE_ASIDE_SCRIPT, [`${r.workDir}/${into}`], { input: nulList(args) });
+  return res.exitCode === 0 ? '' : res.stderr.trim().split('\n')[0] || `exit ${res.exitCode}`;
 }
 
 /** MOVE_ASIDE_SCRIPT in this process, for a local trash: the first error, or null. */
@@ -152,6 +195,7 @@ function moveAsideLocally(trash: string, renames: Map<string, string>): string |
   let failed: string | null = null;
   const raw = (rel: string) => `${trash}/${decodeRendered(rel)}`;
   for (const [from, to] of renames) {
+    if (!lstatRaw(raw(from))) continue;
     let dest = to;
     for (let n = 1; lstatRaw(raw(dest)); n++) dest = `${to}-${n}`;
     try {

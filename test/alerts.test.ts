@@ -60,9 +60,38 @@ function keys(id: string, a: string, b: string, extra: Record<string, string>): 
     SENDER_MAIL: 'osync@example.com',
     SMTP_SERVER: '127.0.0.1',
     SMTP_ENCRYPTION: 'none',
+    // SMTP first whatever this machine's local mailers (osync's way, auto, is tested below).
+    MAIL_TRANSPORT: 'smtp',
     ...extra,
   };
 }
+
+/** A bin dir of stand-in mailers: each records its arguments (one per line) and stdin in
+ *  <dir>/<name>.got, then exits with the given code. */
+function standIns(dir: string, mailers: Record<string, number>): { bin: string; got: (name: string) => string | null } {
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin, { recursive: true });
+  for (const [name, code] of Object.entries(mailers)) {
+    const out = path.join(dir, `${name}.got`);
+    fs.writeFileSync(path.join(bin, name), `#!/bin/sh\nfor a; do echo "ARG: $a"; done > ${out}\ncat >> ${out}\nexit ${code}\n`, { mode: 0o755 });
+  }
+  const got = (name: string) => (fs.existsSync(path.join(dir, `${name}.got`)) ? fs.readFileSync(path.join(dir, `${name}.got`), 'utf8') : null);
+  return { bin, got };
+}
+
+/** The [ALERT_OPTIONS] of osync's own sync.conf.example (v1.3), placeholder server included. */
+const OSYNC_SAMPLE_ALERTS = {
+  DESTINATION_MAILS: 'your@alert.tld',
+  ALWAYS_SEND_MAILS: 'false',
+  MAIL_BODY_CHARSET: '',
+  SENDER_MAIL: 'alert@your.system.tld',
+  SMTP_SERVER: 'smtp.your.isp.tld',
+  SMTP_PORT: '25',
+  SMTP_ENCRYPTION: 'none',
+  SMTP_USER: '',
+  SMTP_PASSWORD: '',
+};
+const systemSendmail = () => fs.existsSync('/usr/sbin/sendmail') || fs.existsSync('/usr/lib/sendmail');
 
 describe('mail alerts over SMTP', () => {
   let smtp: TestSmtp;
@@ -261,6 +290,26 @@ describe('mail failures and authentication', () => {
     }
   });
 
+  test('a one-letter SMTP password: the log is not rewritten (masking that letter everywhere showed which it was)', async () => {
+    const smtp = await startSmtp({ user: 'mailer', password: 'e' });
+    try {
+      const { dir, a, b } = setup();
+      const base = keys('short_pw', a, b, { SMTP_PORT: String(smtp.port), SMTP_USER: 'mailer', ALWAYS_SEND_MAILS: 'true' });
+      let r = await runConf(dir, { ...base, SMTP_PASSWORD: 'e' }, ['--verbose']);
+      assert.equal(r.code, 0, r.log);
+      await smtp.waitFor(1);
+      assert.match(r.log, /\nTIME: \d+ - osync finished\.\n/);
+      assert.match(r.log, /Sent mail using SMTP server/);
+      for (const text of [r.log, r.stdout, r.stderr]) assert.doesNotMatch(text, /__o_O__/);
+      // A wrong one-letter password: the failure is named, nothing masked, the password not there as a word.
+      r = await runConf(dir, { ...base, SMTP_PASSWORD: 'x' });
+      assert.match(r.log, /\(ERROR\):Cannot send mail using SMTP server \[127\.0\.0\.1:\d+\]: .*Invalid/);
+      assert.doesNotMatch(r.log, /__o_O__|(^|\W)x(\W|$)/m);
+    } finally {
+      await smtp.stop();
+    }
+  });
+
   test('an unreachable SMTP server is an ERROR in the log but the run keeps its own exit code', async () => {
     const { dir, a, b } = setup();
     const port = await closedPort();
@@ -320,6 +369,91 @@ describe('mail failures and authentication', () => {
     if (fs.existsSync('/usr/sbin/sendmail') || fs.existsSync('/usr/lib/sendmail')) return t.skip('this machine has a system sendmail');
     const r = await runConf(dir, keys('none_task', a, b, { SMTP_SERVER: '', REMOTE_RUN_BEFORE_CMD: 'true' }), [], { PATH: bin });
     assert.equal(r.code, 2, r.log);
-    assert.match(r.log, /\(ERROR\):Cannot send mail \(neither SMTP_SERVER is set nor sendmail or mail could be found\)\./);
+    assert.match(r.log, /\(ERROR\):Cannot send mail \(neither mutt, mail nor sendmail could be found, and SMTP_SERVER is not set\)\./);
+  });
+});
+
+describe('mail transport as osync on Linux: local mailer first', () => {
+  test("osync's sample config (SMTP_SERVER=smtp.your.isp.tld): the alert goes through the local sendmail, the placeholder server is never tried", async () => {
+    const { dir, a, b } = setup();
+    const { bin, got } = standIns(dir, { sendmail: 0 });
+    const r = await runConf(dir, { INSTANCE_ID: 'sample_task', INITIATOR_SYNC_DIR: a, TARGET_SYNC_DIR: b, ...OSYNC_SAMPLE_ALERTS, REMOTE_RUN_BEFORE_CMD: 'true' }, [], { PATH: `${bin}:${process.env.PATH}` });
+    assert.equal(r.code, 2, r.log);
+    assert.match(r.log, /Sent mail using sendmail command\./);
+    assert.doesNotMatch(r.log, /smtp\.your\.isp\.tld|ENOTFOUND|Cannot send mail/);
+    const text = got('sendmail')!;
+    assert.match(text, /^ARG: -t\nARG: -i\nARG: -f\nARG: alert@your\.system\.tld\n/);
+    assert.match(text, /^To: your@alert\.tld$/m);
+    assert.match(text, /^Subject: Finished run - Warning alert for sample_task$/m);
+  });
+
+  test('mutt, then mail, then sendmail, as osync: the first that exits 0 sends, the others are not run', async () => {
+    const { dir, a, b } = setup();
+    const all = standIns(dir, { mutt: 0, mail: 0, sendmail: 0 });
+    let r = await runConf(dir, { ...keys('order_task', a, b, { ALWAYS_SEND_MAILS: 'true' }), MAIL_TRANSPORT: '' }, [], { PATH: `${all.bin}:${process.env.PATH}` });
+    assert.equal(r.code, 0, r.log);
+    assert.match(r.log, /Sent mail using mutt\./);
+    assert.match(all.got('mutt')!, /^ARG: -x\nARG: -s\nARG: Finished run - Alert for order_task\nARG: ops@example\.org,backup-admin@example\.net\nExecution of osync instance order_task on /);
+    assert.equal(all.got('mail'), null);
+    assert.equal(all.got('sendmail'), null);
+
+    // mutt fails: a warning, then mail sends (one argument per recipient).
+    const d2 = setup();
+    const next = standIns(d2.dir, { mutt: 1, mail: 0, sendmail: 0 });
+    r = await runConf(d2.dir, { ...keys('order_task', d2.a, d2.b, { ALWAYS_SEND_MAILS: 'true' }), MAIL_TRANSPORT: '' }, [], { PATH: `${next.bin}:${process.env.PATH}` });
+    assert.equal(r.code, 0, r.log);
+    assert.match(r.log, /\(WARN\):Cannot send mail using mutt \[.*\/bin\/mutt\]: exit code \[1\]\. Trying mail \[/);
+    assert.match(r.log, /Sent mail using mail command\./);
+    assert.match(next.got('mail')!, /^ARG: -s\nARG: Finished run - Alert for order_task\nARG: ops@example\.org\nARG: backup-admin@example\.net\n/);
+    assert.equal(next.got('sendmail'), null);
+  });
+
+  test('no local mailer: SMTP_SERVER is used', async (t) => {
+    if (systemSendmail()) return t.skip('this machine has a system sendmail');
+    const smtp = await startSmtp();
+    try {
+      const { dir, a, b } = setup();
+      const none = standIns(dir, {});
+      const pathEnv = [none.bin, ...(process.env.PATH ?? '').split(':').filter((d) => !['mutt', 'mail', 'sendmail'].some((p) => fs.existsSync(path.join(d, p))))].join(':');
+      const r = await runConf(dir, { ...keys('auto_task', a, b, { SMTP_PORT: String(smtp.port), ALWAYS_SEND_MAILS: 'true' }), MAIL_TRANSPORT: '' }, [], { PATH: pathEnv });
+      assert.equal(r.code, 0, r.log);
+      const [m] = await smtp.waitFor(1);
+      assert.equal(m!.subject, 'Finished run - Alert for auto_task');
+    } finally {
+      await smtp.stop();
+    }
+  });
+
+  test('MAIL_TRANSPORT=smtp: SMTP_SERVER first; when it fails, the local sendmail before giving up', async () => {
+    const smtp = await startSmtp();
+    try {
+      const { dir, a, b } = setup();
+      const { bin, got } = standIns(dir, { sendmail: 0 });
+      const env = { PATH: `${bin}:${process.env.PATH}` };
+      let r = await runConf(dir, keys('smtp_first', a, b, { SMTP_PORT: String(smtp.port), ALWAYS_SEND_MAILS: 'true' }), [], env);
+      assert.equal(r.code, 0, r.log);
+      const [m] = await smtp.waitFor(1);
+      assert.equal(m!.subject, 'Finished run - Alert for smtp_first');
+      assert.equal(got('sendmail'), null);
+
+      const port = await closedPort();
+      r = await runConf(dir, keys('smtp_down', a, b, { SMTP_PORT: String(port), ALWAYS_SEND_MAILS: 'true' }), [], env);
+      assert.equal(r.code, 0, r.log);
+      assert.match(r.log, new RegExp(`\\(WARN\\):Cannot send mail using SMTP server \\[127\\.0\\.0\\.1:${port}\\]: .*ECONNREFUSED.* Trying sendmail \\[`));
+      assert.match(r.log, /Sent mail using sendmail command\./);
+      assert.doesNotMatch(r.log, /\(ERROR\)/);
+      assert.match(got('sendmail')!, /^Subject: Finished run - Alert for smtp_down$/m);
+    } finally {
+      await smtp.stop();
+    }
+  });
+
+  test('MAIL_TRANSPORT other than auto or smtp: one CRITICAL line, exit 1', async () => {
+    const { dir, a, b } = setup();
+    const r = await runConf(dir, keys('bad_transport', a, b, { MAIL_TRANSPORT: 'pigeon' }));
+    assert.equal(r.code, 1, r.stderr);
+    // Before the config is read, lines go to the screen and osync's default log.
+    assert.match(r.stderr, /Bogus MAIL_TRANSPORT value \[pigeon\] defined in config file\./);
+    assert.equal(fs.existsSync(path.join(b, 'one.txt')), false);
   });
 });

@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { explain, quickSync, runOsync, type OsyncResult } from './support/osync.js';
+import { explain, makeConf, quickSync, runOsync, type OsyncResult } from './support/osync.js';
+import { startSmtp, type TestSmtp } from './support/smtp.js';
 import { keyPath, sshdClientArgs, sshdUri, startSshd, type TestSshd } from './support/sshd.js';
 import { readTree, replicaPair, rmTree, writeTree } from './support/tree.js';
 
@@ -25,11 +26,11 @@ function pair(): { a: string; b: string; root: string } {
   return p;
 }
 
-/** Ten files f0..f9, synced once so both replicas and the state hold them. */
-async function syncedTen(env: Record<string, string> = {}): Promise<{ a: string; b: string; root: string }> {
+/** n files f0..f(n-1) (ten unless said), synced once so both replicas and the state hold them. */
+async function syncedTen(env: Record<string, string> = {}, n = 10): Promise<{ a: string; b: string; root: string }> {
   const p = pair();
   const spec: Record<string, string> = {};
-  for (let i = 0; i < 10; i++) spec[`f${i}`] = `content ${i}`;
+  for (let i = 0; i < n; i++) spec[`f${i}`] = `content ${i}`;
   writeTree(p.a, spec, { mtime: OLD });
   const r = await quickSync(p.a, p.b, [], env);
   assert.equal(r.code, 0, explain(r));
@@ -55,12 +56,14 @@ function criticals(r: OsyncResult): string[] {
   return r.log.split('\n').filter((l) => l.includes('(CRITICAL):')).map((l) => l.replace(/^TIME: \d+ - \(CRITICAL\):/, ''));
 }
 
-function assertRefused(r: OsyncResult, reasons: RegExp[]): void {
+function assertRefused(r: OsyncResult, reasons: RegExp[], advice = /run once with --force/): void {
   assert.equal(r.code, 3, explain(r));
   const lines = criticals(r);
-  assert.equal(lines.length, reasons.length, explain(r));
+  assert.equal(lines.length, reasons.length + 1, explain(r));
   reasons.forEach((re, i) => assert.match(lines[i], re, explain(r)));
-  assert.match(r.log, /Run refused by the deletion guard \(exit code 3\): nothing was changed on either replica\./);
+  // The last CRITICAL line says what happened and what to do.
+  assert.match(lines[reasons.length], /^Run refused by the deletion guard \(exit code 3\): nothing was changed on either replica\. What to do: /);
+  assert.match(lines[reasons.length], advice, explain(r));
   assert.doesNotMatch(r.log, /Finished synchronization task/);
 }
 
@@ -108,11 +111,11 @@ describe('deletion guard end to end', () => {
   });
 
   test('60% deletions are refused; 50% pass; MAX_DELETE_PERCENT and --force let more through', async () => {
-    const { a, b } = await syncedTen();
-    for (let i = 0; i < 6; i++) fs.rmSync(path.join(a, `f${i}`));
+    const { a, b } = await syncedTen({}, 30);
+    for (let i = 0; i < 18; i++) fs.rmSync(path.join(a, `f${i}`));
     const before = both(a, b);
     const r = await quickSync(a, b);
-    assertRefused(r, [/^Deletion guard: The plan would delete 6 of the 10 files on the target replica \(60%\), more than MAX_DELETE_PERCENT=50%\.$/]);
+    assertRefused(r, [/^Deletion guard: The plan would delete 18 of the 30 files on the target replica \(60%\), more than MAX_DELETE_PERCENT=50%\.$/], /see what it would delete with --dry; if that is intended, run once with --force/);
     assert.deepEqual(both(a, b), before);
 
     const json = await quickSync(a, b, ['--json', '--dry']);
@@ -123,14 +126,14 @@ describe('deletion guard end to end', () => {
     assert.equal(doc.dry, true);
     assert.equal(doc.guard.ok, false);
     assert.deepEqual(doc.guard.reasons.map((x: { kind: string; side: string }) => `${x.kind}:${x.side}`), ['delete-percent:target']);
-    assert.equal(doc.plan.length, 6);
+    assert.equal(doc.plan.length, 18);
     assert.deepEqual(doc.plan[0], { action: 'delete', path: 'f0', on: 'target', reason: 'deleted' });
     assert.deepEqual(doc.counts.target, { created: 0, updated: 0, deleted: 0 });
     assert.deepEqual(both(a, b), before);
 
     const allowed = await quickSync(a, b, [], { MAX_DELETE_PERCENT: '60' });
     assert.equal(allowed.code, 0, explain(allowed));
-    assert.deepEqual(Object.keys(readTree(b)), ['f6', 'f7', 'f8', 'f9']);
+    assert.equal(Object.keys(readTree(b)).length, 12);
   });
 
   test('MAX_DELETE_COUNT and --force on a deletion count', async () => {
@@ -150,13 +153,14 @@ describe('deletion guard end to end', () => {
     const { a, b } = await syncedTen();
     const idFile = STATE(a, 'target-replica-id');
     const recorded = fs.readFileSync(idFile, 'utf8');
-    assert.match(recorded, /^.+ on \/.*\n$/);
-    assert.equal(fs.readFileSync(STATE(a, 'initiator-replica-id'), 'utf8'), recorded, 'both temp dirs are on one filesystem');
+    assert.match(recorded, /^.+ on \/.*\nroot .*\/b\/\n$/);
+    const firstLine = (t: string) => t.split('\n')[0];
+    assert.equal(firstLine(fs.readFileSync(STATE(a, 'initiator-replica-id'), 'utf8')), firstLine(recorded), 'both temp dirs are on one filesystem');
     // Tests cannot mount: make the recorded identity say the root was on another mount.
-    fs.writeFileSync(idFile, '/dev/sdz9 on /mnt/usb-disk\n');
+    fs.writeFileSync(idFile, recorded.replace(/^.*\n/, '/dev/sdz9 on /mnt/usb-disk\n'));
     const before = both(a, b);
     const r = await quickSync(a, b);
-    assertRefused(r, [/^Deletion guard: The target replica root is on \[.+ on \/.*\] but was on \[\/dev\/sdz9 on \/mnt\/usb-disk\] at the last run \(a different or unmounted filesystem\?\)\.$/]);
+    assertRefused(r, [/^Deletion guard: The target replica root is on \[.+ on \/.*\] but was on \[\/dev\/sdz9 on \/mnt\/usb-disk\] at the last run \(a different or unmounted filesystem\?\)\.$/], /check that both replicas are mounted and hold your files/);
     assert.deepEqual(both(a, b), before);
     const forced = await quickSync(a, b, ['--force']);
     assert.equal(forced.code, 2, explain(forced));
@@ -177,21 +181,21 @@ describe('deletion guard end to end', () => {
   test('a renamed directory is a move, not deletions; a one-way mirror is guarded too', async () => {
     const { a, b } = pair();
     const spec: Record<string, string> = { 'top': 'x' };
-    for (let i = 0; i < 8; i++) spec[`photos/p${i}.jpg`] = `photo ${i}`;
+    for (let i = 0; i < 20; i++) spec[`photos/p${i}.jpg`] = `photo ${i}`;
     writeTree(a, spec, { mtime: OLD });
     assert.equal((await quickSync(a, b)).code, 0);
     fs.renameSync(path.join(a, 'photos'), path.join(a, 'pictures'));
     const r = await quickSync(a, b, ['--json']);
     assert.equal(r.code, 0, explain(r));
-    assert.deepEqual(JSON.parse(r.stdout).guard.moves, { initiator: 0, target: 8 });
+    assert.deepEqual(JSON.parse(r.stdout).guard.moves, { initiator: 0, target: 20 });
     assert.deepEqual(readTree(b), readTree(a));
     assert.ok(fs.existsSync(path.join(b, '.osync_workdir/deleted/photos/p3.jpg')));
 
-    // SYNC_TYPE=initiator2target: removing 7 of 9 files from the source would mirror the deletions.
-    for (let i = 0; i < 7; i++) fs.rmSync(path.join(a, `pictures/p${i}.jpg`));
+    // SYNC_TYPE=initiator2target: removing 15 of 21 files from the source would mirror the deletions.
+    for (let i = 0; i < 15; i++) fs.rmSync(path.join(a, `pictures/p${i}.jpg`));
     const before = both(a, b);
     const m = await quickSync(a, b, ['--sync-type=initiator2target']);
-    assertRefused(m, [/^Deletion guard: The plan would delete 7 of the 9 files on the target replica \(77\.8%\)/]);
+    assertRefused(m, [/^Deletion guard: The plan would delete 15 of the 21 files on the target replica \(71\.4%\)/]);
     assert.deepEqual(both(a, b), before);
   });
 
@@ -223,6 +227,158 @@ describe('deletion guard end to end', () => {
     assert.deepEqual(doc.guard.reasons, []);
     assert.match(r.stderr, /Target has 3 updates\./);
     assert.match(r.log, /Finished synchronization task/);
+  });
+});
+
+// Small real-world setups osync.sh syncs: below DELETE_GUARD_MIN_FILES (10) deleted files
+// on a replica, the percentage and emptied-replica rules do not refuse.
+describe('deletion guard: small syncs go through (DELETE_GUARD_MIN_FILES)', () => {
+  const deletedOn = (dir: string, rel: string) => fs.existsSync(path.join(dir, '.osync_workdir/deleted', rel));
+
+  test('the one file of a fresh setup deleted: synced (100% of one file)', async () => {
+    const { a, b } = pair();
+    writeTree(a, { 'only.txt': 'x' }, { mtime: OLD });
+    assert.equal((await quickSync(a, b)).code, 0);
+    fs.rmSync(path.join(a, 'only.txt'));
+    const r = await quickSync(a, b);
+    assert.equal(r.code, 0, explain(r));
+    assert.deepEqual(readTree(b), {});
+    assert.ok(deletedOn(b, 'only.txt'));
+  });
+
+  test('SKIP_DELETION setups: a deletion on the other side still propagates', async () => {
+    // SKIP_DELETION=target: nothing is deleted on the target, a deletion made there reaches the initiator.
+    const p1 = pair();
+    writeTree(p1.a, { f: 'x' }, { mtime: OLD });
+    assert.equal((await quickSync(p1.a, p1.b, [], { SKIP_DELETION: 'target' })).code, 0);
+    fs.rmSync(path.join(p1.b, 'f'));
+    const r1 = await quickSync(p1.a, p1.b, [], { SKIP_DELETION: 'target' });
+    assert.equal(r1.code, 0, explain(r1));
+    assert.deepEqual(readTree(p1.a), {});
+    // SKIP_DELETION=initiator, the file deleted on the initiator: gone from the target too.
+    const p2 = pair();
+    writeTree(p2.a, { f: 'x' }, { mtime: OLD });
+    assert.equal((await quickSync(p2.a, p2.b, ['--skip-deletion=initiator'])).code, 0);
+    fs.rmSync(path.join(p2.a, 'f'));
+    const r2 = await quickSync(p2.a, p2.b, ['--skip-deletion=initiator']);
+    assert.equal(r2.code, 0, explain(r2));
+    assert.deepEqual(readTree(p2.b), {});
+  });
+
+  test('a directory with a few files removed, and symlinks removed', async () => {
+    const { a, b } = pair();
+    writeTree(a, { 'd/1': '1', 'd/2': '2', 'd/3': '3', keep: 'k' }, { mtime: OLD });
+    fs.symlinkSync('keep', path.join(a, 'link1'));
+    fs.symlinkSync('keep', path.join(a, 'link2'));
+    assert.equal((await quickSync(a, b)).code, 0);
+    fs.rmSync(path.join(a, 'd'), { recursive: true });
+    const r = await quickSync(a, b);
+    assert.equal(r.code, 0, explain(r));
+    assert.deepEqual(Object.keys(readTree(b)).sort(), ['keep', 'link1', 'link2']);
+    assert.ok(deletedOn(b, 'd/2'));
+    // 2 of the 3 files and links left: the two symlinks.
+    fs.rmSync(path.join(b, 'link1'));
+    fs.rmSync(path.join(b, 'link2'));
+    const l = await quickSync(a, b);
+    assert.equal(l.code, 0, explain(l));
+    assert.deepEqual(Object.keys(readTree(a)), ['keep']);
+  });
+
+  test('the first run of a one-way sync removes one stray file from the destination', async () => {
+    const { a, b } = pair();
+    writeTree(a, { f: 'x' }, { mtime: OLD });
+    writeTree(b, { stray: 's' }, { mtime: OLD });
+    const r = await quickSync(a, b, ['--sync-type=initiator2target']);
+    assert.equal(r.code, 0, explain(r));
+    assert.deepEqual(readTree(b), { f: 'x' });
+    assert.equal(fs.readFileSync(path.join(b, '.osync_workdir/backup/stray'), 'utf8'), 's');
+  });
+
+  test('--initialize, then a deletion', async () => {
+    const { a, b } = pair();
+    writeTree(a, { f: 'x' }, { mtime: OLD });
+    writeTree(b, { f: 'x' }, { mtime: OLD });
+    const init = await quickSync(a, b, ['--initialize']);
+    assert.equal(init.code, 0, explain(init));
+    fs.rmSync(path.join(a, 'f'));
+    const r = await quickSync(a, b);
+    assert.equal(r.code, 0, explain(r));
+    assert.deepEqual(readTree(b), {});
+    assert.ok(deletedOn(b, 'f'));
+  });
+
+  test('an accident at scale is still refused: every file of a replica of dozens gone', async () => {
+    const { a, b } = await syncedTen({}, 36);
+    for (const n of fs.readdirSync(b)) if (n !== '.osync_workdir') fs.rmSync(path.join(b, n), { recursive: true });
+    const before = both(a, b);
+    const r = await quickSync(a, b);
+    assertRefused(r, [/^Deletion guard: The target replica holds no files but held 36 at the last run \(an unmounted or emptied replica\?\)/, /^Deletion guard: The plan would delete 36 of the 36 files on the initiator replica/], /check that both replicas are mounted and hold your files/);
+    assert.deepEqual(both(a, b), before);
+    // A lower floor is a setting: DELETE_GUARD_MIN_FILES=1 refuses the one-file deletion.
+    const small = pair();
+    writeTree(small.a, { f: 'x' }, { mtime: OLD });
+    assert.equal((await quickSync(small.a, small.b)).code, 0);
+    fs.rmSync(path.join(small.a, 'f'));
+    const strict = await quickSync(small.a, small.b, [], { DELETE_GUARD_MIN_FILES: '1' });
+    assert.equal(strict.code, 3, explain(strict));
+  });
+
+  test('a target path changed in the config is named as such, not guessed to be an unmounted disk', async () => {
+    const { a, b, root } = await syncedTen({}, 12);
+    const moved = path.join(root, 'new-b');
+    fs.mkdirSync(moved);
+    const before = snapshot(a);
+    const r = await quickSync(a, moved);
+    assertRefused(
+      r,
+      [
+        new RegExp(`^Deletion guard: The target replica \\[${moved}/\\] holds no files, but this task's target replica was \\[${b}/\\] at the last run and held 12 files: its path was changed in the configuration, and syncing would delete 12 files on the initiator replica\\.$`),
+        /^Deletion guard: The plan would delete 12 of the 12 files on the initiator replica/,
+      ],
+      /run it under a new INSTANCE_ID/,
+    );
+    assert.doesNotMatch(r.log, /unmounted/);
+    assert.deepEqual(snapshot(a), before);
+    assert.deepEqual(readTree(moved), {});
+    // As advised: under a new INSTANCE_ID the replicas are merged as new.
+    const fresh = await quickSync(a, moved, ['--instance-id=moved_task']);
+    assert.equal(fresh.code, 0, explain(fresh));
+    assert.equal(Object.keys(readTree(moved)).length, 12);
+  });
+});
+
+describe('a refused run sends the error alert mail', () => {
+  let smtp: TestSmtp;
+  before(async () => {
+    smtp = await startSmtp();
+  });
+  after(async () => {
+    await smtp?.stop();
+  });
+
+  test('exit 3 mails "Error alert" with the reasons and what to do', async () => {
+    const { a, b, root } = pair();
+    const spec: Record<string, string> = {};
+    for (let i = 0; i < 20; i++) spec[`f${i}`] = `content ${i}`;
+    writeTree(a, spec, { mtime: OLD });
+    const conf = makeConf(root, {
+      INSTANCE_ID: 'guard_mail',
+      INITIATOR_SYNC_DIR: a,
+      TARGET_SYNC_DIR: b,
+      DESTINATION_MAILS: 'ops@example.org',
+      SENDER_MAIL: 'osync@example.com',
+      SMTP_SERVER: '127.0.0.1',
+      SMTP_PORT: String(smtp.port),
+      MAIL_TRANSPORT: 'smtp',
+    });
+    assert.equal((await runOsync([conf])).code, 0);
+    for (let i = 0; i < 15; i++) fs.rmSync(path.join(b, `f${i}`));
+    const r = await runOsync([conf]);
+    assert.equal(r.code, 3, explain(r));
+    const [mail] = await smtp.waitFor(1);
+    assert.equal(mail.subject, 'Finished run - Error alert for guard_mail');
+    assert.match(mail.body, /\(CRITICAL\):Deletion guard: The plan would delete 15 of the 20 files on the initiator replica/);
+    assert.match(mail.body, /\(CRITICAL\):Run refused by the deletion guard \(exit code 3\): nothing was changed on either replica\. What to do: see what it would delete with --dry/);
   });
 });
 
@@ -308,6 +464,19 @@ describe('deletion guard with a remote target', () => {
     assert.deepEqual(both(a, b), before);
     const forced = await remote(['--force']);
     assert.equal(forced.code, 2, explain(forced));
+    assert.deepEqual(readTree(a), {});
+  });
+
+  test('one file deleted on a remote target of two: synced', async () => {
+    const { a, b } = pair();
+    writeTree(a, { f: 'x', g: 'y' }, { mtime: OLD });
+    const remote = () =>
+      runOsync([`--initiator=${a}`, `--target=${sshdUri(sshd, 'root', b)}`, `--rsakey=${keyPath(sshd, 'root')}`], { SSH_OPTIONAL_ARGS: sshdClientArgs(sshd).join(' ') });
+    assert.equal((await remote()).code, 0);
+    fs.rmSync(path.join(b, 'f'));
+    fs.rmSync(path.join(b, 'g'));
+    const r = await remote();
+    assert.equal(r.code, 0, explain(r));
     assert.deepEqual(readTree(a), {});
   });
 });

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Side, SyncType } from '../lib/config/types.js';
 import type { Entry, Listing } from '../lib/detect/parse-listing.js';
-import { checkGuards, checkVanishedRoots, countDeletions, type GuardInput } from '../lib/plan/guards.js';
+import { checkGuards, checkVanishedRoots, countDeletions, refusalAdvice, type GuardInput } from '../lib/plan/guards.js';
 import { planSync, type BaseListing } from '../lib/plan/plan.js';
 
 const T0 = 1_700_000_000;
@@ -31,7 +31,10 @@ interface Case {
   count?: number;
   force?: boolean;
   identity?: GuardInput['identity'];
+  roots?: GuardInput['roots'];
   skipDeletion?: Side[];
+  /** DELETE_GUARD_MIN_FILES; 1 here unless given, so the other rules are tested on small trees. */
+  minFiles?: number;
 }
 
 function verdict(c: Case) {
@@ -47,8 +50,9 @@ function verdict(c: Case) {
     base,
     now: c.now,
     syncType,
-    limits: { maxDeletePercent: c.percent ?? 50, maxDeleteCount: c.count ?? 0 },
+    limits: { maxDeletePercent: c.percent ?? 50, maxDeleteCount: c.count ?? 0, minFiles: c.minFiles ?? 1 },
     identity: c.identity,
+    roots: c.roots,
     force: c.force ?? false,
   });
 }
@@ -103,6 +107,46 @@ describe('deletion guard: MAX_DELETE_PERCENT', () => {
 
   test('deletions skipped by SKIP_DELETION do not count', () => {
     assert.equal(verdict(initiatorChanged(ten, deleting(8), { skipDeletion: ['target'] })).ok, true);
+  });
+});
+
+describe('deletion guard: DELETE_GUARD_MIN_FILES (default 10)', () => {
+  const floor = { minFiles: 10 };
+  const deleting = (l: Listing, n: number) => without(l, (p) => Number(p.slice(1)) < n);
+
+  test('below the floor the percentage rule does not refuse: 1 of 1, 9 of 9 files', () => {
+    assert.equal(verdict(initiatorChanged(files(1), new Map(), floor)).ok, true);
+    assert.equal(verdict(initiatorChanged(files(9), new Map(), floor)).ok, true);
+    assert.equal(verdict(initiatorChanged(files(12), deleting(files(12), 9), floor)).ok, true);
+  });
+
+  test('from the floor on it does: 10 of 10, 10 of 12 files', () => {
+    assert.deepEqual(kinds(verdict(initiatorChanged(files(10), new Map(), floor))), ['emptied:initiator', 'delete-percent:target']);
+    assert.deepEqual(kinds(verdict(initiatorChanged(files(12), deleting(files(12), 10), floor))), ['delete-percent:target']);
+  });
+
+  test('an emptied replica is refused only when the floor is reached on the other replica', () => {
+    const two = files(2);
+    assert.equal(verdict({ base: { initiator: two, target: two }, now: { initiator: two, target: new Map() }, ...floor }).ok, true);
+    const dozens = files(36);
+    const v = verdict({ base: { initiator: dozens, target: dozens }, now: { initiator: dozens, target: new Map() }, ...floor });
+    assert.deepEqual(kinds(v), ['emptied:target', 'delete-percent:initiator']);
+  });
+
+  test('one-way sync from an empty source: refused only from the floor on', () => {
+    const oneWay = (n: number) => verdict({ base: { initiator: null, target: null }, now: { initiator: new Map(), target: files(n) }, syncType: 'initiator2target', ...floor });
+    assert.equal(oneWay(1).ok, true);
+    assert.deepEqual(kinds(oneWay(12)), ['emptied:initiator', 'delete-percent:target']);
+  });
+
+  test('MAX_DELETE_COUNT is an absolute number: the floor does not apply to it', () => {
+    assert.deepEqual(kinds(verdict(initiatorChanged(files(50), deleting(files(50), 3), { ...floor, count: 2 }))), ['delete-count:target']);
+  });
+
+  test('the floor is configurable: 1 refuses as a pure percentage, 0 too', () => {
+    assert.deepEqual(kinds(verdict(initiatorChanged(files(3), files(1), { minFiles: 1 }))), ['delete-percent:target']);
+    assert.deepEqual(kinds(verdict(initiatorChanged(files(3), files(1), { minFiles: 0 }))), ['delete-percent:target']);
+    assert.equal(verdict(initiatorChanged(files(30), new Map(), { minFiles: 31 })).ok, true);
   });
 });
 
@@ -184,6 +228,24 @@ describe('deletion guard: emptied replica, vanished root, mount change', () => {
     assert.equal(v.reasons[0].message, 'The target replica root [/b/] does not exist but held 5 entries at the last run (an unmounted disk?); it is not recreated empty.');
     assert.equal(checkVanishedRoots({ initiator: false, target: true }, { initiator: 5, target: 0 }, roots, false).ok, true);
     assert.equal(checkVanishedRoots({ initiator: false, target: true }, { initiator: 5, target: 5 }, roots, true).ok, true);
+  });
+
+  test('an emptied replica whose root path changed in the config is named as such, not as an unmounted disk', () => {
+    const many = files(20);
+    const roots = { recorded: { initiator: '/data/a/', target: '/srv/old-b/' }, current: { initiator: '/data/a/', target: '/srv/new-b/' } };
+    const v = verdict({ base: { initiator: many, target: many }, now: { initiator: many, target: new Map() }, roots, minFiles: 10 });
+    assert.deepEqual(kinds(v), ['emptied:target', 'delete-percent:initiator']);
+    assert.equal(
+      v.reasons[0].message,
+      "The target replica [/srv/new-b/] holds no files, but this task's target replica was [/srv/old-b/] at the last run and held 20 files: its path was changed in the configuration, and syncing would delete 20 files on the initiator replica.",
+    );
+    assert.doesNotMatch(v.reasons[0].message, /unmounted/);
+    assert.match(refusalAdvice(v.reasons), /new INSTANCE_ID/);
+    // The same root as recorded: the unmounted-disk guess stays.
+    const same = verdict({ base: { initiator: many, target: many }, now: { initiator: many, target: new Map() }, roots: { recorded: roots.current, current: roots.current }, minFiles: 10 });
+    assert.match(same.reasons[0].message, /an unmounted or emptied replica\?/);
+    assert.doesNotMatch(refusalAdvice(same.reasons), /INSTANCE_ID/);
+    assert.match(refusalAdvice(same.reasons), /check that both replicas are mounted/);
   });
 
   test('a root on another filesystem than at the last run', () => {

@@ -228,6 +228,23 @@ describe('remote hooks (real sshd)', { skip: process.getuid?.() !== 0 || !fs.exi
     assert.match(r.log, /on remote host \[127\.0\.0\.1\] with sudo\./);
   });
 
+  test('HARD_MAX_EXEC_TIME counts a remote before hook: stopped at the limit, nothing synced, exit 1; huge hook limits work', async () => {
+    const dir = tmp();
+    fs.chmodSync(dir, 0o755);
+    const { a, b } = replicas(dir);
+    fs.chownSync(b, Number(spawnSync('id', ['-u', sshd.user], { encoding: 'utf8' }).stdout.trim()), 0);
+    const t0 = Date.now();
+    const r = await runConf(dir, remoteConf(dir, a, b, { HARD_MAX_EXEC_TIME: '3', REMOTE_RUN_BEFORE_CMD: 'sleep 6' }));
+    assert.equal(r.code, 1, r.log);
+    assert.ok(Date.now() - t0 < 5800, `not stopped at the limit (${Date.now() - t0} ms)`);
+    assert.match(r.log, /\(ERROR\):Max hard execution time \[3\] exceeded for task \[Sync\]/);
+    assert.equal(fs.existsSync(path.join(b, 'file.txt')), false);
+    const big = await runConf(dir, remoteConf(dir, a, b, { MAX_EXEC_TIME_PER_CMD_BEFORE: '2147484', REMOTE_RUN_BEFORE_CMD: 'sleep 1' }));
+    assert.equal(big.code, 0, big.log + big.stderr);
+    assert.match(big.log, /Command succeded\./);
+    assert.equal(fs.existsSync(path.join(b, 'file.txt')), true);
+  });
+
   test('a failing remote before hook with STOP_ON_CMD_ERROR stops the run', async () => {
     const dir = tmp();
     fs.chmodSync(dir, 0o755);

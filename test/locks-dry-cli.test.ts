@@ -104,6 +104,25 @@ describe('locks', { concurrency: 2 }, () => {
     assert.equal(exists(p.lockB), false);
   });
 
+  test('a bare pid in the lock (no @INSTANCE_ID, as an older osync or a hand wrote it): dead is stale, alive refuses', async () => {
+    const p = pair();
+    writeTree(p.a, { f: 'f' }, { mtime: T0 });
+    writeLock(p.lockA, '99999\n');
+    writeLock(p.lockB, '99999');
+    const r = await quickSync(p.a, p.b);
+    assert.equal(r.code, 0, explain(r));
+    assert.match(r.log, /There is a local dead osync lock \[99999\] that is no longer running\. Resuming\./);
+    assert.equal(readTree(p.b)['f'], 'f');
+    assert.equal(exists(p.lockA), false);
+    assert.equal(exists(p.lockB), false);
+    const pid = liveProcess();
+    writeLock(p.lockA, `${pid}\n`);
+    const live = await quickSync(p.a, p.b);
+    assert.equal(live.code, 1, explain(live));
+    assert.match(live.log, new RegExp(`\\(CRITICAL\\):There is already a local instance \\[${pid}\\] of osync running for this replica\\. Cannot start\\.`));
+    assert.equal(fs.readFileSync(p.lockA, 'utf8'), `${pid}\n`);
+  });
+
   test('a live lock on the target: exit 1, CRITICAL, replicas unchanged, foreign lock kept, our initiator lock removed', async () => {
     const p = pair();
     writeTree(p.a, { f: 'f' }, { mtime: T0 });

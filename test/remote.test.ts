@@ -216,6 +216,19 @@ describe('remote target over ssh', () => {
     assert.equal(dead.code, 0, explain(dead));
     assert.match(dead.log, /There is a remote dead osync lock \[999999@quicksync_task\]/);
     assert.ok(!fs.existsSync(lock), 'lock removed at the end');
+    // A bare pid (hand-written, or an older osync's) whose process is gone: a stale lock.
+    writeTree(a, { 'g': 'y' });
+    fs.writeFileSync(lock, '999999\n');
+    const bare = await remoteSync(a, b);
+    assert.equal(bare.code, 0, explain(bare));
+    assert.match(bare.log, /There is a remote dead osync lock \[999999\] on target replica that names no INSTANCE_ID\. Pid \[999999\] no longer running\. Resuming\./);
+    assert.equal(fs.readFileSync(path.join(b, 'g'), 'utf8'), 'y');
+    assert.ok(!fs.existsSync(lock), 'lock removed at the end');
+    // A bare pid that is alive refuses the run.
+    fs.writeFileSync(lock, `${process.pid}\n`);
+    const liveBare = await remoteSync(a, b);
+    assert.equal(liveBare.code, 1, explain(liveBare));
+    assert.match(liveBare.log, /\(CRITICAL\):There is already a local instance of osync that locks target replica \[\d+\]/);
   });
 
   test('errors: unreachable host, refused key, unknown host key, missing path, no remote rsync', async () => {

@@ -127,6 +127,40 @@ describe('time limits', () => {
     await convergesAfter(dir, a, b);
   });
 
+  test('HARD_MAX_EXEC_TIME counts the before hook: a 6 s hook under a 3 s limit is stopped, nothing synced, exit 1', async () => {
+    const { dir, a, b } = slowSetup();
+    const tag = `6.${randomBytes(3).readUIntBE(0, 3)}`;
+    const t0 = Date.now();
+    const r = await runConf(dir, keys(a, b, { HARD_MAX_EXEC_TIME: '3', LOCAL_RUN_BEFORE_CMD: `sleep ${tag}` }));
+    assert.equal(r.code, 1, r.log);
+    assert.ok(Date.now() - t0 < 5800, `the hook was not stopped at the limit (${Date.now() - t0} ms)`);
+    assert.match(r.log, /\(ERROR\):Max hard execution time \[3\] exceeded for task \[Sync\] with pids \[\d[\d,]*\]\. Stopping task execution\./);
+    assert.match(r.log, /\(ERROR\):Command failed\./);
+    assert.doesNotMatch(r.log, /Starting synchronization task/);
+    assert.equal(spawnSync('pgrep', ['-f', `sleep ${tag}`]).status, 1, 'hook survived');
+    assert.deepEqual([...readTree(b).keys()], ['from-target.txt']);
+    assert.deepEqual(locks(a, b), []);
+  });
+
+  test('SOFT_MAX_EXEC_TIME counts the before hook: one WARN, the sync runs, exit 2', async () => {
+    const { dir, a, b } = slowSetup();
+    const r = await runConf(dir, keys(a, b, { SOFT_MAX_EXEC_TIME: '1', LOCAL_RUN_BEFORE_CMD: 'sleep 2.5' }));
+    assert.equal(r.code, 2, r.log);
+    assert.equal(count(r.log, /\(WARN\):Max soft execution time \[1\] exceeded for task \[Sync\]/), 1, r.log);
+    assert.deepEqual(readTree(b), readTree(a));
+  });
+
+  test('hook limits of 2147484 s (~24.9 days) and more are accepted: the hook is not killed at once', async () => {
+    for (const limit of ['2147484', '99999999999']) {
+      const { dir, a, b } = slowSetup();
+      const r = await runConf(dir, keys(a, b, { MAX_EXEC_TIME_PER_CMD_BEFORE: limit, MAX_EXEC_TIME_PER_CMD_AFTER: limit, LOCAL_RUN_BEFORE_CMD: 'sleep 1', LOCAL_RUN_AFTER_CMD: 'sleep 1' }));
+      assert.equal(r.code, 0, r.log + r.stderr);
+      assert.equal(count(r.log, /Command succeded\./), 2, r.log);
+      assert.doesNotMatch(r.stderr, /TimeoutOverflowWarning/);
+      assert.deepEqual(readTree(b), readTree(a));
+    }
+  });
+
   test('--no-maxtime disables both limits', async () => {
     const { dir, a, b } = slowSetup();
     const r = await runConf(dir, keys(a, b, { BANDWIDTH: '100', SOFT_MAX_EXEC_TIME: '1', HARD_MAX_EXEC_TIME: '1' }), ['--no-maxtime']);

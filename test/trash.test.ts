@@ -136,6 +136,126 @@ describe('soft deletes and backups never collide', () => {
   });
 });
 
+/** Sync, edit, sync: osync's own MultipleConflictBackups test (dev/tests/run_tests.sh), with
+ *  each edit dated in the past so no run can take it for unchanged. `run` syncs a and b. */
+async function threeConflictBackups(a: string, b: string, run: (env: Record<string, string>) => Promise<OsyncResult>): Promise<void> {
+  const multiple = { CONFLICT_BACKUP_MULTIPLE: 'true' };
+  const t0 = Math.floor(Date.now() / 1000) - 600;
+  writeTree(a, { FileA: { content: 'FileA\n', mtime: t0 } });
+  writeTree(b, { FileB: { content: 'FileB\n', mtime: t0 } });
+  let r = await run(multiple);
+  assert.equal(r.code, 0, explain(r));
+  const edits = ['+', '-', '*'];
+  for (let i = 0; i < edits.length; i++) {
+    writeTree(b, { FileA: { content: `FileA${edits[i]}\n`, mtime: t0 + 10 * (i + 1) } });
+    writeTree(a, { FileB: { content: `FileB${edits[i]}\n`, mtime: t0 + 10 * (i + 1) } });
+    r = await run(multiple);
+    assert.equal(r.code, 0, explain(r));
+  }
+  const year = String(new Date().getFullYear());
+  const versions = (root: string, name: string) => Object.keys(readTree(trash(root, 'backup'))).filter((k) => k.startsWith(`${name}.${year}`)).sort();
+  // As osync's test: find backup/ -name "FileA.$(date +%Y)*" | wc -l is 3.
+  assert.equal(versions(a, 'FileA').length, 3, JSON.stringify(readTree(trash(a, 'backup'))));
+  assert.equal(versions(b, 'FileB').length, 3, JSON.stringify(readTree(trash(b, 'backup'))));
+  for (const k of versions(a, 'FileA')) assert.match(k, /^FileA\.\d{4}\.\d\d\.\d\d-\d\d\.\d\d\.\d\d(-\d+)?$/);
+  assert.deepEqual(versions(a, 'FileA').map((k) => readTree(trash(a, 'backup'))[k]).sort(), ['FileA\n', 'FileA+\n', 'FileA-\n']);
+  assert.equal(fs.existsSync(path.join(trash(a, 'backup'), 'FileA')), false, 'no version under the plain name');
+}
+
+/** A version already in backup/ under every name a run starting in the next two minutes
+ *  could give `name`: a run in the same second as another must not replace it. */
+function occupyRunNames(trashDir: string, name: string): Record<string, string> {
+  const now = Math.floor(Date.now() / 1000);
+  const taken: Record<string, string> = {};
+  for (let t = now - 2; t < now + 120; t++) taken[`${name}${suffix(t)}`] = `earlier version ${t}`;
+  writeTree(trashDir, taken);
+  return taken;
+}
+
+describe('deletions done by rsync (SOFT_DELETE=false, one-way mirrors)', () => {
+  // rsync 3.2.7 as patched in Debian (deb12u5 and later) refuses a missing "./name" in a
+  // --delete-missing-args list ("invalid file mode 00"): the deletions failed for good.
+  test('SOFT_DELETE=false deletes, names starting with # and ; included; a one-way mirror deletes into backup/', async () => {
+    const { a, b } = pair();
+    writeTree(a, { '#hash': 'h', ';semi': 's', 'd/x': 'x', plain: 'p', keep: 'k' });
+    await sync(a, b, { SOFT_DELETE: 'false' });
+    for (const n of ['#hash', ';semi', 'd', 'plain']) fs.rmSync(path.join(a, n), { recursive: true });
+    await sync(a, b, { SOFT_DELETE: 'false' });
+    assert.deepEqual(tree(b), { keep: 'k' });
+    assert.equal(fs.existsSync(trash(b, 'deleted')), false);
+
+    writeTree(b, { stray: 'from b' });
+    const r = await quickSync(a, b, ['--sync-type=initiator2target']);
+    assert.equal(r.code, 0, explain(r));
+    assert.deepEqual(tree(b), { keep: 'k' });
+    assert.equal(fs.readFileSync(path.join(trash(b, 'backup'), 'stray'), 'utf8'), 'from b');
+  });
+});
+
+describe('CONFLICT_BACKUP_MULTIPLE: every version named <name>.<run date>, as osync', () => {
+  test('three conflicts on FileA leave three FileA.<date> files in backup/ (osync MultipleConflictBackups)', async () => {
+    const { a, b } = pair();
+    await threeConflictBackups(a, b, (env) => quickSync(a, b, [], env));
+  });
+
+  test('a run in the same second as an earlier one never replaces its version', async () => {
+    const { a, b } = pair();
+    writeTree(a, { f: { content: 'v1', mtime: T2024_01 } });
+    await sync(a, b, { CONFLICT_BACKUP_MULTIPLE: 'true' });
+    const taken = occupyRunNames(trash(b, 'backup'), 'f');
+    writeTree(a, { f: { content: 'v2 longer', mtime: T2024_03 } });
+    await sync(a, b, { CONFLICT_BACKUP_MULTIPLE: 'true' });
+    const t = readTree(trash(b, 'backup'));
+    for (const [k, v] of Object.entries(taken)) assert.equal(t[k], v, `${k} was replaced`);
+    const added = Object.keys(t).filter((k) => !(k in taken));
+    assert.equal(added.length, 1, JSON.stringify(added));
+    assert.match(added[0], /^f\.\d{4}\.\d\d\.\d\d-\d\d\.\d\d\.\d\d-1$/);
+    assert.equal(t[added[0]], 'v1');
+  });
+});
+
+describe('names close to the 255-byte limit in the trash', () => {
+  // 250 bytes: the name itself fits, the name plus a version suffix (20 bytes) does not.
+  const long = 'n'.repeat(120) + 'é'.repeat(63) + '.txt';
+  const versioned = (k: string) => k !== long && k.endsWith(suffix(T2024_01)) && Buffer.byteLength(k) <= 255;
+
+  test('deleted twice, overwritten twice, and with CONFLICT_BACKUP_MULTIPLE: every version kept, under a name that fits', async () => {
+    assert.equal(Buffer.byteLength(long), 250);
+    const { a, b } = pair();
+    writeTree(a, { [long]: { content: 'one', mtime: T2024_01 } });
+    await sync(a, b);
+    fs.rmSync(path.join(a, long));
+    await sync(a, b);
+    writeTree(a, { [long]: { content: 'two!', mtime: T2024_03 } });
+    await sync(a, b);
+    fs.rmSync(path.join(a, long));
+    await sync(a, b);
+    const del = readTree(trash(b, 'deleted'));
+    assert.equal(del[long], 'two!');
+    const kept = Object.keys(del).filter(versioned);
+    assert.equal(kept.length, 1, JSON.stringify(Object.keys(del)));
+    assert.equal(del[kept[0]], 'one');
+    // The name part is cut on a character boundary: the kept name is valid UTF-8.
+    assert.ok(Buffer.from(kept[0]).toString('utf8') === kept[0] && !kept[0].includes('\ufffd'));
+
+    writeTree(a, { [long]: { content: 'v1', mtime: T2024_01 } });
+    await sync(a, b);
+    writeTree(a, { [long]: { content: 'v2 longer', mtime: T2024_03 } });
+    await sync(a, b);
+    writeTree(a, { [long]: { content: 'v3', mtime: T2024_03 + 60 } });
+    await sync(a, b);
+    const bk = readTree(trash(b, 'backup'));
+    assert.equal(bk[long], 'v2 longer');
+    assert.deepEqual(Object.keys(bk).filter(versioned).map((k) => bk[k]), ['v1']);
+
+    writeTree(a, { [long]: { content: 'v4 multiple', mtime: T2024_03 + 120 } });
+    await sync(a, b, { CONFLICT_BACKUP_MULTIPLE: 'true' });
+    const run = Object.keys(readTree(trash(b, 'backup'))).filter((k) => /\.\d{4}\.\d\d\.\d\d-\d\d\.\d\d\.\d\d$/.test(k) && readTree(trash(b, 'backup'))[k] === 'v3');
+    assert.equal(run.length, 1);
+    assert.ok(Buffer.byteLength(run[0]) <= 255);
+  });
+});
+
 describe('--list-trash and --restore (local)', () => {
   /** a and b synced, then `f` deleted twice (versions 2024-01 and 2024-03), `dir/` deleted,
    *  and `e` edited (its old version in the target's backup). */
@@ -300,6 +420,38 @@ describe('remote target over ssh', () => {
       SSH_OPTIONAL_ARGS: sshdClientArgs(sshd).join(' '),
       ...env,
     });
+
+  test('CONFLICT_BACKUP_MULTIPLE on a remote target: three FileB.<date> versions in its backup/; same-second names kept', async () => {
+    const { a, b } = pair();
+    await threeConflictBackups(a, b, (env) => remote(a, b, [], env));
+    const taken = occupyRunNames(trash(b, 'backup'), 'FileA');
+    writeTree(a, { FileA: { content: 'FileA again\n', mtime: Math.floor(Date.now() / 1000) - 60 } });
+    const r = await remote(a, b, [], { CONFLICT_BACKUP_MULTIPLE: 'true' });
+    assert.equal(r.code, 0, explain(r));
+    const t = readTree(trash(b, 'backup'));
+    for (const [k, v] of Object.entries(taken)) assert.equal(t[k], v, `${k} was replaced`);
+    assert.equal(Object.keys(t).filter((k) => k.startsWith('FileA.') && !(k in taken)).length, 1);
+  });
+
+  test('names close to 255 bytes on a remote target: deleted twice, both versions kept', async () => {
+    const long = 'r'.repeat(246) + '.txt';
+    const { a, b } = pair();
+    writeTree(a, { [long]: { content: 'one', mtime: T2024_01 } });
+    assert.equal((await remote(a, b, [])).code, 0);
+    fs.rmSync(path.join(a, long));
+    assert.equal((await remote(a, b, [])).code, 0);
+    writeTree(a, { [long]: { content: 'two!', mtime: T2024_03 } });
+    assert.equal((await remote(a, b, [])).code, 0);
+    fs.rmSync(path.join(a, long));
+    const r = await remote(a, b, []);
+    assert.equal(r.code, 0, explain(r));
+    const del = readTree(trash(b, 'deleted'));
+    assert.equal(del[long], 'two!');
+    const kept = Object.keys(del).filter((k) => k !== long && k.endsWith(suffix(T2024_01)));
+    assert.equal(kept.length, 1, JSON.stringify(Object.keys(del)));
+    assert.equal(del[kept[0]], 'one');
+    assert.equal(Buffer.byteLength(kept[0]), 251);
+  });
 
   test('collisions, --list-trash and --restore on a remote target', async () => {
     const { a, b } = pair();

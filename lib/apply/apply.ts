@@ -13,7 +13,7 @@ import { quote } from 'shell-quote';
 import { rsyncProgram } from '../proc/ssh.js';
 import { WORKDIR, type Replica } from '../replica.js';
 import type { Logger } from '../report/log.js';
-import { keepConflictCopies, lstatRaw, makeRoom } from '../trash.js';
+import { keepConflictCopies, lstatRaw, makeRoom, stampRunVersions } from '../trash.js';
 import type { Progress } from '../ui/phases.js';
 import { testFailure } from '../testpoint.js';
 
@@ -26,6 +26,7 @@ export interface ApplyOptions {
   /** A stop was asked for: a killed rsync is expected, not an error. */
   stopping?: () => boolean;
   itemize: boolean;
+  /** CONFLICT_BACKUP_MULTIPLE: the run's `.YYYY.MM.DD-HH.MM.SS`, given to each version kept in backup/. */
   backupSuffix?: string;
   /** On a terminal: counts to show while the work goes on (absent: nothing is counted). */
   progress?: Progress;
@@ -79,11 +80,11 @@ export async function applyDeletions(
       }
       for (const [into, all] of byTrash) {
         // An earlier item at the same place in the trash is kept under a timestamped name.
-        if (into === 'deleted' || (into === 'backup' && !o.backupSuffix)) await makeRoom(runner, log, config, r, into, all.map((d) => d.path));
+        if (into) await makeRoom(runner, log, config, r, into as 'deleted' | 'backup', all.map((d) => d.path));
         // On a local replica, soft deletes are renames done here; rsync gets what is left.
         const group = !r.remote && into === 'deleted' ? await moveLocally(r, into, all, advance) : all;
         if (!group.length) continue;
-        const left = await removeItems(runner, config, r, into as 'deleted' | 'backup' | null, group.map((d) => d.path), into === 'backup' ? o.backupSuffix : undefined);
+        const left = await removeItems(runner, config, r, into as 'deleted' | 'backup' | null, group.map((d) => d.path));
         // (the script reports once it is done with the whole batch)
         advance?.(left.ok ? group.length - left.remaining.size : 0);
         if (left.ok && !left.remaining.size) continue;
@@ -96,6 +97,9 @@ export async function applyDeletions(
         if (o.stopping?.()) log.warn(`Deletions on ${side} replica interrupted.`);
         else if (!left.ok) log.error(`Cannot delete on ${side} replica: ${left.error}`);
       }
+      // CONFLICT_BACKUP_MULTIPLE: what went to backup/ is then named with the run's date.
+      const backedUp = byTrash.get('backup');
+      if (backedUp && o.backupSuffix) await stampRunVersions(runner, log, r, 'backup', backedUp.map((d) => d.path), o.backupSuffix);
       if (!o.stopping?.() && [...failed].some((a) => a.kind === 'delete' && a.on === side)) log.critical(`Deletion on ${side} replica failed.`);
     }),
   );
@@ -166,10 +170,9 @@ async function moveLocally(r: Replica, into: 'deleted', group: Delete[], onMoved
 //   a leaf without a twin (the trash on another filesystem, a file it could not link)
 //   is renamed there with mv, its partial twin first removed, so a leaf that stays
 //   never leaves a copy in the trash; emptied directories are removed bottom-up;
-// - with a suffix (CONFLICT_BACKUP_MULTIPLE), each item is renamed to <trash>/<path><suffix>.
 // makeRoom has cleared each item's place in the trash beforehand, so whatever lies there
 // is this run's. Prints the items still in place (NUL-separated): those failed.
-// $1 root, $2 trash dir relative to the root ('' = hard delete), $3 suffix, $4 rsync program.
+// $1 root, $2 trash dir relative to the root ('' = hard delete), $3 rsync program.
 const LEAF_SCRIPT = `t=$1; shift
 for x do
   shift
@@ -188,17 +191,13 @@ find "$@" ! -type d -exec sh -c "$OSYNC_TS_LEAF" sh "$t" {} + 2>/dev/null
 find "$@" -depth -type d -exec rmdir -- {} + 2>/dev/null
 exit 0`;
 
-const FINISH_SCRIPT = `t=$1 s=$2; shift 2
-for p do
-  if [ -n "$s" ] && { [ -e "$p" ] || [ -L "$p" ]; }; then
-    mkdir -p -- "$t/\${p%/*}" && mv -- "$p" "$t/$p$s"
-  fi
+const FINISH_SCRIPT = `for p do
   if [ -e "$p" ] || [ -L "$p" ]; then printf "%s\\0" "$p"; fi
 done
 exit 0`;
 
 const REMOVE_SCRIPT = `cd -- "$1" || exit 1
-t=$2 s=$3 r=$4
+t=$2 r=$3
 mkdir -p ${WORKDIR}/tmp || exit 1
 l=${WORKDIR}/tmp/remove-list.$$
 set -C
@@ -209,12 +208,12 @@ OSYNC_TS_LEAF=${quote([LEAF_SCRIPT])}
 export OSYNC_TS_LEAF
 if [ -z "$t" ]; then
   xargs -0 rm -rf -- < "$l"
-elif [ -z "$s" ]; then
+else
   mkdir -p -- "$t" || exit 1
   "$r" -rlptgoD --link-dest="$PWD" --files-from="$l" --from0 ./ "$t/" >/dev/null 2>&1
   xargs -0 sh -c ${quote([UNLINK_SCRIPT])} sh "$t" < "$l"
 fi
-xargs -0 sh -c ${quote([FINISH_SCRIPT])} sh "$t" "$s" < "$l"`;
+xargs -0 sh -c ${quote([FINISH_SCRIPT])} sh < "$l"`;
 
 /** Delete the (rendered) paths on a replica, or move them into its trash; what is still
  *  in place afterwards (rendered paths), or the error that stopped the whole step. */
@@ -224,10 +223,9 @@ async function removeItems(
   r: Replica,
   into: 'deleted' | 'backup' | null,
   paths: string[],
-  suffix: string | undefined,
 ): Promise<{ ok: true; remaining: Set<string> } | { ok: false; error: string }> {
   const rsync = r.remote ? rsyncProgram(config.rsyncRemotePath, config.rsyncExecutable) : config.rsyncExecutable;
-  const res = await runner.runScript(r, REMOVE_SCRIPT, [r.root, into ? `${WORKDIR}/${into}` : '', suffix ?? '', rsync], { input: fileList(paths) });
+  const res = await runner.runScript(r, REMOVE_SCRIPT, [r.root, into ? `${WORKDIR}/${into}` : '', rsync], { input: fileList(paths) });
   if (res.exitCode !== 0) return { ok: false, error: firstLine(res.stderr) || `exit ${res.exitCode}` };
   const left = new Set(res.stdout.split('\0').filter(Boolean));
   const remaining = new Set<string>();
@@ -265,12 +263,11 @@ export async function applyTransfers(
       }
       for (const c of copies) log.verbose(`Copying [${displayPath(c.path)}] ${from} → ${to} (${c.reason}).`);
       if (o.dry) return;
-      if (config.conflictBackup && !o.backupSuffix) {
-        // What the transfer will back up (an overwritten file, a directory replaced by a
-        // file) must not replace an earlier backup: that one is kept under a timestamped name.
-        await makeRoom(runner, log, config, replicas[to], 'backup', copies.filter((c) => c.overwrites && c.reason !== 'attributes').map((c) => c.path));
-      }
-      const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, itemize: o.itemize, stats: o.stats, backupSuffix: o.backupSuffix, progress: !!progress });
+      // What the transfer will back up (an overwritten file, a directory replaced by a
+      // file) must not replace an earlier backup: that one is kept under a timestamped name.
+      const backedUp = config.conflictBackup ? copies.filter((c) => c.overwrites && c.reason !== 'attributes').map((c) => c.path) : [];
+      await makeRoom(runner, log, config, replicas[to], 'backup', backedUp);
+      const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, itemize: o.itemize, stats: o.stats, progress: !!progress });
       let partial = '';
       const onOutput =
         progress &&
@@ -288,6 +285,8 @@ export async function applyTransfers(
       const got = await runner.run(argv, { input: fileList(copies.map((c) => c.path)), viaSsh: !!(replicas[from].remote || replicas[to].remote), onOutput });
       testFailure('transfer-done');
       const res = progress ? { ...got, stdout: withoutProgress(got.stdout) } : got;
+      // CONFLICT_BACKUP_MULTIPLE: the versions backed up are then named with the run's date.
+      if (o.backupSuffix) await stampRunVersions(runner, log, replicas[to], 'backup', backedUp, o.backupSuffix);
       itemized[to] = res.stdout
         .split('\n')
         .filter((l) => l && !/^\.[fdLDS] {9}/.test(l))

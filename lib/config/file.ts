@@ -21,6 +21,8 @@ export interface ConfFile {
   values: Record<string, string>;
   /** Keys in order of first assignment. */
   order: string[];
+  /** Line (1-based) of each key's first assignment. */
+  lines: Record<string, number>;
   warnings: string[];
 }
 
@@ -43,6 +45,7 @@ export function parseConfText(
   const assign = opts.dotenvStyle ? ASSIGN_ENV : ASSIGN_CONF;
   const values: Record<string, string> = {};
   const order: string[] = [];
+  const firstLine: Record<string, number> = {};
   const warnings: string[] = [];
   const lines = text.split(/\r?\n/);
   lines.forEach((rawLine, index) => {
@@ -58,10 +61,13 @@ export function parseConfText(
     const where = `${opts.source ?? 'config'}:${index + 1}`;
     const decoded = decodeValue(m[2]!, lookup, key, where);
     warnings.push(...decoded.warnings);
-    if (!Object.prototype.hasOwnProperty.call(values, key)) order.push(key);
+    if (!Object.prototype.hasOwnProperty.call(values, key)) {
+      order.push(key);
+      firstLine[key] = index + 1;
+    }
     values[key] = decoded.value;
   });
-  return { values, order, warnings };
+  return { values, order, lines: firstLine, warnings };
 }
 
 interface Decoded {
@@ -72,6 +78,8 @@ interface Decoded {
 }
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+/** Keys whose text never goes into a message (the messages below quote parts of values). */
+const SECRET_KEYS = new Set(['SMTP_PASSWORD']);
 const METACHARS = new Set([';', '&', '|', '<', '>', '(', ')']);
 
 /**
@@ -89,10 +97,11 @@ export function decodeValue(
   let i = 0;
   let sawSingle = false;
   let sawOther = false;
+  const shown = (text: string) => (SECRET_KEYS.has(key) ? '(not shown)' : text);
 
   const commandSubst = (text: string) => {
     warnings.push(
-      `Command substitution [${text}] in ${key} (${where}) is not executed by osync-ts; kept literally.`,
+      `Command substitution [${shown(text)}] in ${key} (${where}) is not executed by osync-ts; kept literally.`,
     );
   };
 
@@ -113,7 +122,7 @@ export function decodeValue(
       i = close + 1;
       const m = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)(.*))?$/s.exec(inner);
       if (!m) {
-        warnings.push(`Unsupported expansion [\${${inner}}] in ${key} (${where}); kept literally.`);
+        warnings.push(`Unsupported expansion [${shown(`\${${inner}}`)}] in ${key} (${where}); kept literally.`);
         return '${' + inner + '}';
       }
       const v = lookup(m[1]!);
@@ -202,7 +211,7 @@ export function decodeValue(
   const tail = raw.slice(i).trim();
   if (tail !== '' && !tail.startsWith('#')) {
     throw new ConfigError(
-      `Cannot read the value of ${key} (${where}): unexpected text [${tail}] after the value. Put values containing spaces or ; & | < > ( ) in quotes.`,
+      `Cannot read the value of ${key} (${where}): unexpected text [${shown(tail)}] after the value. Put values containing spaces or ; & | < > ( ) in quotes.`,
       1,
     );
   }

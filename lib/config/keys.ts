@@ -66,6 +66,7 @@ export const NUMERIC_KEYS = [
   // osync-ts only (deletion guard)
   'MAX_DELETE_PERCENT',
   'MAX_DELETE_COUNT',
+  'DELETE_GUARD_MIN_FILES',
 ] as const;
 export type NumericKey = (typeof NUMERIC_KEYS)[number];
 
@@ -119,6 +120,7 @@ export const SAMPLE_NUMBERS: Record<NumericKey, number> = {
   MAX_EXEC_TIME_PER_CMD_AFTER: 0,
   MAX_DELETE_PERCENT: 50,
   MAX_DELETE_COUNT: 0,
+  DELETE_GUARD_MIN_FILES: 10,
 };
 
 /**
@@ -137,6 +139,7 @@ export const QUICK_NUMBERS: Partial<Record<NumericKey, number>> = {
   MAX_EXEC_TIME_PER_CMD_AFTER: 0,
   MAX_DELETE_PERCENT: 50,
   MAX_DELETE_COUNT: 0,
+  DELETE_GUARD_MIN_FILES: 10,
 };
 
 /** Defaults osync applies in both modes when the variable is empty. */
@@ -211,6 +214,7 @@ export const ALL_KEYS = [
   'SYNC_TYPE',
   'MAX_DELETE_PERCENT',
   'MAX_DELETE_COUNT',
+  'DELETE_GUARD_MIN_FILES',
   // [RESUME_OPTIONS]
   'RESUME_SYNC',
   'RESUME_TRY',
@@ -227,6 +231,7 @@ export const ALL_KEYS = [
   'SMTP_ENCRYPTION',
   'SMTP_USER',
   'SMTP_PASSWORD',
+  'MAIL_TRANSPORT',
   // [EXECUTION_HOOKS]
   'LOCAL_RUN_BEFORE_CMD',
   'LOCAL_RUN_AFTER_CMD',
@@ -258,6 +263,31 @@ export const OLD_KEY_ALIASES: Readonly<Record<string, ConfigKey>> = {
   SLAVE_SYNC_DIR: 'TARGET_SYNC_DIR',
   SYNC_ID: 'INSTANCE_ID',
 };
+
+/**
+ * Keys a config file may hold that osync v1.3 reads but osync-ts has no use for, or that
+ * older osync versions wrote and v1.3 ignores (seen in osync's sample configs and test
+ * configs over its history): known, so never reported as typos.
+ */
+export const IGNORED_KEYS: ReadonlySet<string> = new Set([
+  // read by osync.sh v1.3, meaningless here (log compression, OS detection, polling)
+  'COMPRESSION_LEVEL',
+  'IGNORE_OS_TYPE',
+  'SLEEP_TIME',
+  // older osync versions
+  'REMOTE_SYNC',
+  'REMOTE_USER',
+  'REMOTE_HOST',
+  'REMOTE_PORT',
+  'REMOTE_RSYNC_PATH',
+  'REMOTE_3RD_PARTY_HOST',
+  'VERBOSE_LOGS',
+  'SLAVE_DEADLOCK_RESUME',
+  'RSYNC_PATTERN_ORDER',
+  'CONFLICT_WINNER',
+  'CONFLICT_KEEP_BACKUP',
+  'CONFLICT_KEEP_BACKUP_DAYS',
+]);
 
 /** The four path keys whose leading `~` osync expands itself, whatever the quoting. */
 export const TILDE_KEYS: ReadonlySet<string> = new Set([

@@ -6,13 +6,16 @@
 // Keys osync resets at start-up (RESET_KEYS) never come from the environment.
 import fs from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { parse as shellParse } from 'shell-quote';
+import { assertSafeToken, parseSshUri } from '../proc/ssh.js';
 import { parseArgs, type ParsedArgs } from './args.js';
-import { rawRevision, parseConfText } from './file.js';
+import { rawRevision, parseConfText, type ConfFile } from './file.js';
 import {
   ALL_KEYS,
   BOOLEAN_KEYS,
   EMPTY_NUMBER_DEFAULTS,
+  IGNORED_KEYS,
   NUMERIC_KEYS,
   OLD_KEY_ALIASES,
   ON_UNLESS_FALSE,
@@ -112,6 +115,7 @@ export function loadConfFile(given: string, env: NodeJS.ProcessEnv, cwd: string)
 
   const parsed = parseConfText(text, env, { dotenvStyle: abs.endsWith('.env'), source: given });
   warnings.push(...parsed.warnings);
+  warnings.push(...unknownKeys(text, parsed, given));
   const values = { ...parsed.values };
   for (const [oldKey, newKey] of Object.entries(OLD_KEY_ALIASES)) {
     if (oldKey in values && !(newKey in values)) {
@@ -120,6 +124,49 @@ export function loadConfFile(given: string, env: NodeJS.ProcessEnv, cwd: string)
     }
   }
   return { path: abs, values, warnings };
+}
+
+/**
+ * A warning for each key of the file that neither osync nor osync-ts knows (osync
+ * ignores them silently, so a typo silently falls back to a default), with its line and
+ * the closest known key. A name the file itself uses as a variable ($NAME, ${NAME}) is
+ * a helper, not a typo.
+ */
+function unknownKeys(text: string, parsed: ConfFile, given: string): string[] {
+  const known = (k: string) => (ALL_KEYS as readonly string[]).includes(k) || k in OLD_KEY_ALIASES || IGNORED_KEYS.has(k);
+  const out: string[] = [];
+  for (const key of parsed.order) {
+    if (known(key) || new RegExp(`\\$\\{?${key}(?![A-Za-z0-9_])`).test(text)) continue;
+    const near = closestKey(key);
+    out.push(`Unknown key [${key}] in ${given} line ${parsed.lines[key]}: ignored.${near ? ` Did you mean ${near}?` : ''}`);
+  }
+  return out;
+}
+
+/** The known key nearest to `key` in edit distance (a letter added, dropped, changed or
+ *  two swapped), when near enough to be a typo of it. */
+export function closestKey(key: string): string | null {
+  let best: string | null = null;
+  let bestDistance = Infinity;
+  for (const k of ALL_KEYS) {
+    const d = editDistance(key.toUpperCase(), k);
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return bestDistance <= Math.max(1, Math.min(3, Math.floor(key.length / 5))) ? best : null;
+}
+
+/** Damerau-Levenshtein distance (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
 }
 
 /**
@@ -248,6 +295,23 @@ export function buildConfig(input: BuildInput): { config: Config; warnings: stri
   // --- osync's CheckCurrentConfigAll ---
   const instanceId = get('INSTANCE_ID') || (quick ? 'quicksync_task' : '');
   if (instanceId === '') throw new ConfigError('No INSTANCE_ID defined in config file.', 1);
+  // It names the state files, the default log file and the lock's content.
+  if (/[/\x00-\x1f\x7f]/.test(instanceId)) {
+    throw new ConfigError(`Bad INSTANCE_ID [${JSON.stringify(instanceId).slice(1, -1)}]: it names this task's state and log files, so it may not contain "/" or control characters.`, 1);
+  }
+  if (targetSyncDir.startsWith('ssh://')) {
+    try {
+      parseSshUri(targetSyncDir, localUserName());
+    } catch (e) {
+      throw new ConfigError((e as Error).message, 1);
+    }
+    // (Sent with every remote command; unused with a local target.)
+    try {
+      assertSafeToken(get('_REMOTE_TOKEN'));
+    } catch (e) {
+      throw new ConfigError(`Bad _REMOTE_TOKEN: ${(e as Error).message}`, 1);
+    }
+  }
 
   let sshRsaPrivateKey = expandTilde(get('SSH_RSA_PRIVATE_KEY'), home);
   const sshPasswordFile = expandTilde(get('SSH_PASSWORD_FILE'), home);
@@ -308,6 +372,8 @@ export function buildConfig(input: BuildInput): { config: Config; warnings: stri
   // osync-ts only; off unless true/yes.
   const besideRaw = get('CONFLICT_COPY_BESIDE');
   if (!['', 'true', 'false', 'yes', 'no'].includes(besideRaw)) throw bogus('CONFLICT_COPY_BESIDE', besideRaw, quick ? 'environment' : 'config file');
+  const transportRaw = get('MAIL_TRANSPORT').toLowerCase();
+  if (!['', 'auto', 'smtp'].includes(transportRaw)) throw bogus('MAIL_TRANSPORT', get('MAIL_TRANSPORT'), quick ? 'environment' : 'config file');
   const portRaw = get('SMTP_PORT');
   if (portRaw !== '' && !/^[0-9]+$/.test(portRaw)) throw bogus('SMTP_PORT', portRaw, quick ? 'environment' : 'config file');
 
@@ -374,6 +440,7 @@ export function buildConfig(input: BuildInput): { config: Config; warnings: stri
     syncType,
     maxDeletePercent: nums.MAX_DELETE_PERCENT,
     maxDeleteCount: nums.MAX_DELETE_COUNT,
+    deleteGuardMinFiles: nums.DELETE_GUARD_MIN_FILES,
 
     resumeSync: bools.RESUME_SYNC,
     resumeTry: nums.RESUME_TRY,
@@ -390,6 +457,7 @@ export function buildConfig(input: BuildInput): { config: Config; warnings: stri
     smtpEncryption,
     smtpUser: get('SMTP_USER'),
     smtpPassword: get('SMTP_PASSWORD'),
+    mailTransport: transportRaw === 'smtp' ? 'smtp' : 'auto',
 
     localRunBeforeCmd: get('LOCAL_RUN_BEFORE_CMD'),
     localRunAfterCmd: get('LOCAL_RUN_AFTER_CMD'),
@@ -401,6 +469,15 @@ export function buildConfig(input: BuildInput): { config: Config; warnings: stri
     runAfterCmdOnError: bools.RUN_AFTER_CMD_ON_ERROR,
   };
   return { config, warnings };
+}
+
+/** The user ssh logs in as when the URI names none (as lib/main.ts builds the replicas). */
+function localUserName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return '';
+  }
 }
 
 function bogus(key: string, value: string, where = 'config file'): ConfigError {

@@ -87,6 +87,9 @@ export interface Config {
   maxDeletePercent: number;
   /** osync-ts deletion guard: refuse a run deleting more than this many files on a replica (0 = no limit). */
   maxDeleteCount: number;
+  /** osync-ts deletion guard: the percentage and emptied-replica rules refuse a run only when it
+   *  would delete at least this many files on a replica (a share of a handful of files means nothing). */
+  deleteGuardMinFiles: number;
 
   // [RESUME_OPTIONS]
   resumeSync: boolean;
@@ -105,6 +108,9 @@ export interface Config {
   smtpEncryption: 'none' | 'tls' | 'ssl';
   smtpUser: string;
   smtpPassword: string;
+  /** osync-ts: 'auto' (osync's way: a local mailer first, SMTP_SERVER when none works) or
+   *  'smtp' (SMTP_SERVER first, the local mailers as the fallback). */
+  mailTransport: 'auto' | 'smtp';
 
   // [EXECUTION_HOOKS]
   localRunBeforeCmd: string;

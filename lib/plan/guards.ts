@@ -6,9 +6,12 @@
 // A run is refused (exit 3, nothing changed) when, on either replica:
 //   delete-percent  the plan would delete more than MAX_DELETE_PERCENT % of its files
 //   delete-count    the plan would delete more than MAX_DELETE_COUNT files (0 = no limit)
-//   emptied         it held files at the last run and holds none now (an unmounted disk),
-//                   and the plan would delete files on the other replica (not checked
-//                   with MAX_DELETE_PERCENT=100)
+//   emptied         it held files at the last run and holds none now (an unmounted disk,
+//                   or a root path changed in the config), and the plan would delete files
+//                   on the other replica (not checked with MAX_DELETE_PERCENT=100)
+// The percentage and emptied rules only refuse from DELETE_GUARD_MIN_FILES deleted files
+// on a replica: a share of a handful of files says nothing (deleting the one file of a
+// fresh setup is 100%), and osync.sh syncs those runs.
 //   root-vanished   its root is gone although the last run recorded content there
 //   mount-changed   its root is not on the filesystem/mount recorded at the last run
 //   all-changed     every file it held at the last run has changed (at least 10 of them)
@@ -27,6 +30,8 @@ export interface GuardReason {
   side: Side;
   /** One line for the log, naming the numbers. */
   message: string;
+  /** The replica's root path is not the one recorded at the last run (the config changed). */
+  rootMoved?: boolean;
 }
 
 export interface GuardVerdict {
@@ -46,6 +51,8 @@ export interface GuardLimits {
   maxDeletePercent: number;
   /** 0 = no limit. */
   maxDeleteCount: number;
+  /** The percentage and emptied rules refuse only from this many deleted files on a replica. */
+  minFiles: number;
 }
 
 export interface GuardInput {
@@ -57,6 +64,9 @@ export interface GuardInput {
   limits: GuardLimits;
   /** Filesystem identity of each root: as recorded at the last run, and as found now (null: unknown). */
   identity?: { recorded: Record<Side, string | null>; current: Record<Side, string | null> };
+  /** Where each replica is (its root, as configured): recorded at the last run (null: not
+   *  recorded), and now. A change means the config now names another directory. */
+  roots?: { recorded: Record<Side, string | null>; current: Record<Side, string> };
   force: boolean;
   /** Files (and links) left out of `base` and `now` because they are listed unchanged on
    *  both replicas (lib/detect/unchanged.ts): they count in every total. */
@@ -150,25 +160,33 @@ export function checkGuards(input: GuardInput): GuardVerdict {
   const bidirectional = input.syncType === 'bidirectional';
   for (const side of SIDES) {
     const name = `${side} replica`;
+    const otherSide: Side = side === 'initiator' ? 'target' : 'initiator';
     const same = input.unchangedFiles ?? 0;
     const total = countFiles(now[side]) + same;
     const del = deletions[side];
     const moved = moves[side] ? ` (${moves[side]} more in renamed directories counted as moves)` : '';
     const hadFiles = bidirectional ? (base[side] ? countFiles(base[side]!) + nullEntries(base[side]!) + same : 0) : 0;
+    const recordedRoot = input.roots?.recorded[side] ?? null;
+    const movedRoot = recordedRoot !== null && recordedRoot !== input.roots!.current[side] ? recordedRoot : null;
 
-    // Only when the emptiness would be propagated: the other side would lose files.
-    // MAX_DELETE_PERCENT=100 says losing every file of a replica is acceptable: not checked then.
+    // Only when the emptiness would be propagated: the other side would lose files, at
+    // least the floor's worth. MAX_DELETE_PERCENT=100 says losing every file of a replica
+    // is acceptable: not checked then.
     const emptiedChecked = limits.maxDeletePercent < 100;
-    if (emptiedChecked && bidirectional && base[side] && hadFiles > 0 && total === 0 && deletions[side === 'initiator' ? 'target' : 'initiator'] > 0) {
+    const otherLoses = deletions[otherSide];
+    if (emptiedChecked && bidirectional && base[side] && hadFiles > 0 && total === 0 && otherLoses > 0 && otherLoses >= limits.minFiles) {
       reasons.push({
         kind: 'emptied',
         side,
-        message: `The ${name} holds no files but held ${hadFiles} at the last run (an unmounted or emptied replica?); its deletion would be propagated.`,
+        rootMoved: !!movedRoot,
+        message: movedRoot
+          ? `The ${name} [${input.roots!.current[side]}] holds no files, but this task's ${side} replica was [${movedRoot}] at the last run and held ${hadFiles} files: its path was changed in the configuration, and syncing would delete ${otherLoses} files on the ${otherSide} replica.`
+          : `The ${name} holds no files but held ${hadFiles} at the last run (an unmounted or emptied replica?); its deletion would be propagated.`,
       });
     }
     if (emptiedChecked && !bidirectional) {
       const src: Side = input.syncType === 'initiator2target' ? 'initiator' : 'target';
-      if (side !== src && countFiles(now[src]) === 0 && total > 0) {
+      if (side !== src && countFiles(now[src]) === 0 && total > 0 && del >= limits.minFiles) {
         reasons.push({
           kind: 'emptied',
           side: src,
@@ -176,7 +194,7 @@ export function checkGuards(input: GuardInput): GuardVerdict {
         });
       }
     }
-    if (del > 0 && limits.maxDeletePercent < 100 && del * 100 > limits.maxDeletePercent * total) {
+    if (del > 0 && del >= limits.minFiles && limits.maxDeletePercent < 100 && del * 100 > limits.maxDeletePercent * total) {
       const pct = Math.round((del * 1000) / total) / 10;
       reasons.push({
         kind: 'delete-percent',
@@ -204,7 +222,10 @@ export function checkGuards(input: GuardInput): GuardVerdict {
       reasons.push({
         kind: 'mount-changed',
         side,
-        message: `The ${name} root is on [${id.current[side]}] but was on [${id.recorded[side]}] at the last run (a different or unmounted filesystem?).`,
+        rootMoved: !!movedRoot,
+        message: movedRoot
+          ? `The ${name} root [${input.roots!.current[side]}] is on [${id.current[side]}]; at the last run this task's ${side} replica was [${movedRoot}], on [${id.recorded[side]}]: its path was changed in the configuration.`
+          : `The ${name} root is on [${id.current[side]}] but was on [${id.recorded[side]}] at the last run (a different or unmounted filesystem?).`,
       });
     }
   }
@@ -253,6 +274,22 @@ export function checkVanishedRoots(
     }
   }
   return verdict(reasons, force, { initiator: 0, target: 0 }, { initiator: 0, target: 0 });
+}
+
+/** What to do about a refusal, for the run's last CRITICAL line. */
+export function refusalAdvice(reasons: GuardReason[]): string {
+  const has = (...kinds: GuardKind[]) => reasons.some((r) => kinds.includes(r.kind) && !r.rootMoved);
+  const out: string[] = [];
+  if (reasons.some((r) => r.rootMoved)) {
+    out.push(
+      "if the new path is meant to receive this task's files, run it under a new INSTANCE_ID (this task's state describes the old path), so both replicas are merged as new",
+    );
+  }
+  if (has('emptied', 'root-vanished', 'mount-changed')) out.push('check that both replicas are mounted and hold your files');
+  if (has('all-changed')) out.push("check the clock and where the replica's files came from");
+  if (has('delete-percent', 'delete-count')) out.push('see what it would delete with --dry; if that is intended, run once with --force, or raise MAX_DELETE_PERCENT, MAX_DELETE_COUNT or DELETE_GUARD_MIN_FILES for this task');
+  else out.push('once you are sure, run once with --force to let this run through');
+  return out.join('; ') + '.';
 }
 
 /** Causes before their consequences: an emptied replica before the deletions it implies. */

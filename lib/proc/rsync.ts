@@ -105,8 +105,6 @@ export function attributeDiscoveryArgv(c: Config, from: Replica, to: Replica): s
 
 export interface TransferOptions {
   dry: boolean;
-  /** Suffix for CONFLICT_BACKUP_MULTIPLE, e.g. ".2026.11.25-13.41.39". */
-  backupSuffix?: string;
   /** Itemise changes (--verbose/--summary). */
   itemize?: boolean;
   /** --stats: rsync's transfer statistics, shown with the --verbose item lists (as osync). */
@@ -144,7 +142,9 @@ export function transferArgv(c: Config, from: Replica, to: Replica, o: TransferO
     // Half-written files live in the workdir, never beside the real ones: a run killed
     // mid-transfer leaves no ".name.XXXXXX" that the next run would take for a new file.
     `--temp-dir=${WORKDIR}/tmp`,
-    ...(c.conflictBackup ? ['--backup', `--backup-dir=${WORKDIR}/backup`, ...(o.backupSuffix ? [`--suffix=${o.backupSuffix}`] : [])] : []),
+    // Backups keep the plain name; CONFLICT_BACKUP_MULTIPLE's date is added afterwards
+    // (lib/trash.ts), so a long name can be cut to fit and no version replaces another.
+    ...(c.conflictBackup ? ['--backup', `--backup-dir=${WORKDIR}/backup`] : []),
     ...remoteArgs(from, to),
     '--files-from=-', '--from0',
     rsyncLocation(from),

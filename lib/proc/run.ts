@@ -125,24 +125,23 @@ export class Runner {
       ...((stdoutFd !== undefined ? { stdout: stdoutFd } : {}) as Record<string, never>),
       env: opts.noBaseEnv ? { ...opts.env } : { ...BASE_ENV, ...opts.env },
       cwd: opts.cwd,
-      timeout: opts.processGroup ? undefined : opts.timeoutMs,
       killSignal: 'SIGTERM',
       forceKillAfterDelay: FORCE_KILL_MS,
       cleanup: true,
       detached: !!opts.processGroup,
     });
     this.live.add(child);
-    let groupTimer: NodeJS.Timeout | undefined;
-    let groupTimedOut = false;
-    if (opts.processGroup) {
-      this.groups.add(child);
-      if (opts.timeoutMs) {
-        groupTimer = setTimeout(() => {
-          groupTimedOut = true;
-          this.killGroup(child);
-        }, opts.timeoutMs);
-      }
-    }
+    if (opts.processGroup) this.groups.add(child);
+    // Our own timer rather than execa's: any limit works (see longTimeout), and a group is
+    // stopped whole.
+    let timedOut = false;
+    const timer = opts.timeoutMs
+      ? longTimeout(() => {
+          timedOut = true;
+          if (opts.processGroup) this.killGroup(child);
+          else child.kill('SIGTERM');
+        }, opts.timeoutMs)
+      : undefined;
     let lines: Promise<void> = Promise.resolve();
     const output: string[] = [];
     if (opts.onOutput && child.stdout) {
@@ -184,12 +183,12 @@ export class Runner {
         exitCode: r.exitCode ?? (r.signal ? 128 + 15 : 1),
         stdout: opts.onOutput ? output.join('') : typeof r.stdout === 'string' ? r.stdout : '',
         stderr: typeof r.stderr === 'string' ? r.stderr : '',
-        killed: !!r.signal || !!r.isTerminated || groupTimedOut,
-        timedOut: !!r.timedOut || groupTimedOut,
+        killed: !!r.signal || !!r.isTerminated || timedOut,
+        timedOut,
       };
     } finally {
       if (stdoutFd !== undefined) fs.closeSync(stdoutFd);
-      if (groupTimer) clearTimeout(groupTimer);
+      timer?.clear();
       this.live.delete(child);
       this.groups.delete(child);
     }
@@ -302,4 +301,16 @@ export class Runner {
     this.signalled = false;
     return true;
   }
+}
+
+/** Node's timers hold at most 2^31-1 ms (~24.9 days); a longer delay fires at once (with a
+ *  TimeoutOverflowWarning). This one takes any delay, in steps. */
+export function longTimeout(fn: () => void, ms: number): { clear(): void } {
+  const MAX = 2 ** 31 - 1;
+  let t: NodeJS.Timeout;
+  const arm = (left: number) => {
+    t = setTimeout(left > MAX ? () => arm(left - MAX) : fn, Math.min(left, MAX));
+  };
+  arm(ms);
+  return { clear: () => clearTimeout(t) };
 }

@@ -209,7 +209,7 @@ const SAFE_TOKEN = /^[A-Za-z0-9_.,:+@%-]*$/;
  */
 export function assertSafeToken(token: string): void {
   if (!SAFE_TOKEN.test(token)) {
-    throw new Error('Remote token (_REMOTE_TOKEN) may only contain letters, digits and _ . , : + @ % -');
+    throw new Error('the remote token (_REMOTE_TOKEN, --remote-token) may only contain letters, digits and _ . , : + @ % - (it is sent unquoted, as ssh_filter.sh expects it).');
   }
 }
 

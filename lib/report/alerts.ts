@@ -9,10 +9,15 @@
 // Body: one sentence naming the instance and the start date, then the last 1000
 // lines of THIS run's log (osync attaches the whole log file of all runs instead;
 // no attachment here).
-// How: SMTP with nodemailer when SMTP_SERVER is set; else the local `sendmail -t`;
-// else `mail -s`; else ERROR. A mail failure is logged and never changes the exit
-// code (the caller decides the code before sending). The SMTP password is a logger
-// secret, so it never reaches the log even inside an error message.
+// How, as osync on Linux: the first local mailer found that accepts the mail, in osync's
+// order: `mutt -x -s SUBJECT a,b`, `mail -s SUBJECT a b`, `sendmail -t -i [-f SENDER]`
+// (a whole RFC 5322 message); SMTP_SERVER (nodemailer) only when none of them is installed
+// or all failed. (osync's own sample config names a placeholder SMTP server that osync.sh
+// never uses on Linux: it must not stand in the way.) MAIL_TRANSPORT=smtp (osync-ts) puts
+// SMTP_SERVER first, the local mailers then being the fallback. A mail failure is logged
+// (WARN while another way is left, ERROR for the last) and never changes the exit code (the
+// caller decides the code before sending). The SMTP password is never logged: see
+// describeSmtpError.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,33 +103,56 @@ export async function sendMail(ctx: AlertContext, mail: Mail): Promise<boolean> 
   }
   const from = config.senderMail || `osync@${os.hostname()}`;
   const body = encodeBody(ctx, mail.body);
-  try {
-    if (config.smtpServer) return await viaSmtp(ctx, from, to, mail.subject, body);
-    const raw = await compose(from, to, mail.subject, body);
-    const sendmail = findProgram('sendmail', ctx.pathEnv, ['/usr/sbin/sendmail', '/usr/lib/sendmail']);
-    if (sendmail) {
-      const r = await ctx.runner.run([sendmail, '-t', '-i', ...(config.senderMail ? ['-f', config.senderMail] : [])], { input: raw, timeoutMs: 60_000 });
-      if (r.exitCode === 0) {
-        log.notice('Sent mail using sendmail command.');
-        return true;
-      }
-      log.error(`Cannot send mail using sendmail [${sendmail}]: exit code [${r.exitCode}]. ${r.stderr.trim()}`);
-    }
-    const mailCmd = findProgram('mail', ctx.pathEnv, []);
-    if (mailCmd) {
-      const r = await ctx.runner.run([mailCmd, '-s', mail.subject, ...to], { input: body.buffer, timeoutMs: 60_000 });
-      if (r.exitCode === 0) {
-        log.notice('Sent mail using mail command.');
-        return true;
-      }
-      log.error(`Cannot send mail using mail [${mailCmd}]: exit code [${r.exitCode}]. ${r.stderr.trim()}`);
-    }
-    if (!sendmail && !mailCmd) log.error('Cannot send mail (neither SMTP_SERVER is set nor sendmail or mail could be found).');
-    return false;
-  } catch (e) {
-    log.error(`Cannot send mail [${mail.subject}]: ${(e as Error).message}`);
+  const ways = mailWays(ctx, from, to, mail.subject, body);
+  if (!ways.length) {
+    log.error('Cannot send mail (neither mutt, mail nor sendmail could be found, and SMTP_SERVER is not set).');
     return false;
   }
+  for (let i = 0; i < ways.length; i++) {
+    let failure: string;
+    try {
+      failure = await ways[i].send();
+    } catch (e) {
+      failure = (e as Error).message;
+    }
+    if (!failure) return true;
+    const line = `Cannot send mail using ${ways[i].name}: ${failure}`;
+    if (i < ways.length - 1) log.warn(`${line} Trying ${ways[i + 1].name}.`);
+    else log.error(line);
+  }
+  return false;
+}
+
+interface MailWay {
+  name: string;
+  /** Sends; '' when sent (and logged), else why not. */
+  send: () => Promise<string>;
+}
+
+/** The ways to send, in the order to try them (see the top of this file). */
+function mailWays(ctx: AlertContext, from: string, to: string[], subject: string, body: EncodedBody): MailWay[] {
+  const { config, log, runner } = ctx;
+  const local: MailWay[] = [];
+  const program = async (argv: string[], input: Buffer | Promise<Buffer>, sent: string): Promise<string> => {
+    const r = await runner.run(argv, { input: await input, timeoutMs: 60_000 });
+    if (r.exitCode === 0) {
+      log.notice(sent);
+      return '';
+    }
+    return `exit code [${r.exitCode}]. ${r.stderr.trim().split('\n')[0] ?? ''}`.trim();
+  };
+  const mutt = findProgram('mutt', ctx.pathEnv, []);
+  if (mutt) local.push({ name: `mutt [${mutt}]`, send: () => program([mutt, '-x', '-s', subject, to.join(',')], body.buffer, 'Sent mail using mutt.') });
+  const mailCmd = findProgram('mail', ctx.pathEnv, []);
+  if (mailCmd) local.push({ name: `mail [${mailCmd}]`, send: () => program([mailCmd, '-s', subject, ...to], body.buffer, 'Sent mail using mail command.') });
+  const sendmail = findProgram('sendmail', ctx.pathEnv, ['/usr/sbin/sendmail', '/usr/lib/sendmail']);
+  if (sendmail) {
+    const argv = [sendmail, '-t', '-i', ...(config.senderMail ? ['-f', config.senderMail] : [])];
+    local.push({ name: `sendmail [${sendmail}]`, send: () => program(argv, compose(from, to, subject, body), 'Sent mail using sendmail command.') });
+  }
+  if (!config.smtpServer) return local;
+  const smtp: MailWay = { name: `SMTP server [${config.smtpServer}:${config.smtpPort || 25}]`, send: () => viaSmtp(ctx, from, to, subject, body) };
+  return config.mailTransport === 'smtp' ? [smtp, ...local] : [...local, smtp];
 }
 
 interface EncodedBody {
@@ -151,7 +179,7 @@ function message(from: string, to: string[], subject: string, body: EncodedBody)
   };
 }
 
-async function viaSmtp(ctx: AlertContext, from: string, to: string[], subject: string, body: EncodedBody): Promise<boolean> {
+async function viaSmtp(ctx: AlertContext, from: string, to: string[], subject: string, body: EncodedBody): Promise<string> {
   const { config, log } = ctx;
   let port = config.smtpPort;
   if (!port) {
@@ -171,17 +199,31 @@ async function viaSmtp(ctx: AlertContext, from: string, to: string[], subject: s
     socketTimeout: 60_000,
     // A cron job has no one to accept a self-signed certificate: the system CAs decide.
   });
-  const where = `${config.smtpServer}:${port}`;
   try {
     await transport.sendMail(message(from, to, subject, body));
-    log.notice(`Sent mail using SMTP server [${where}].`);
-    return true;
+    log.notice(`Sent mail using SMTP server [${config.smtpServer}:${port}].`);
+    return '';
   } catch (e) {
-    log.error(`Cannot send mail using SMTP server [${where}]: ${(e as Error).message}`);
-    return false;
+    return describeSmtpError(e as Error, config.smtpUser, config.smtpPassword);
   } finally {
     transport.close();
   }
+}
+
+/** An SMTP failure as one line for the log. nodemailer's messages quote the server's
+ *  reply, never the credentials we send; should a server echo them back, the password
+ *  (as a whole word) and the base64 forms AUTH PLAIN and AUTH LOGIN send it in are cut
+ *  out. Whole words only: masking a short password's every occurrence would mask, say,
+ *  every letter "e" of the line, and show which letter the password is. */
+export function describeSmtpError(e: Error, user: string, password: string): string {
+  let text = e.message.replace(/\s+/g, ' ').trim();
+  if (!password) return text;
+  const b64 = (t: string) => Buffer.from(t, 'utf8').toString('base64');
+  for (const form of [b64(`\0${user}\0${password}`), b64(`${user}\0${user}\0${password}`), b64(password)]) {
+    text = text.split(form).join('__o_O__');
+  }
+  const word = new RegExp(`(^|[\\s\\[\\]<>()"':;,=])${password.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=$|[\\s\\[\\]<>()"':;,.])`, 'g');
+  return text.replace(word, '$1__o_O__');
 }
 
 function findProgram(name: string, pathEnv: string | undefined, extra: string[]): string | null {

@@ -14,7 +14,8 @@
 // <side>-tree-after-<ID>, i.e. describes the same paths (plus the special files, which
 // osync's lists leave out as osync.sh's own listing does).
 // It also keeps <side>-replica-id-<ID>: the filesystem and mount point each replica
-// root was on at the last successful run (the deletion guard's "mount changed" check).
+// root was on at the last successful run (the deletion guard's "mount changed" check),
+// and the root itself as configured (a path changed in the config is named as such).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Side } from '../config/types.js';
@@ -62,6 +63,25 @@ export class StateDir {
     readonly dry: boolean,
   ) {}
 
+  /** The first of this task's state files (a dry run's included) that is there but is
+   *  not a file (a directory, a fifo...), or null: reading or replacing it would fail
+   *  half-way through a run. */
+  notAFile(): string | null {
+    for (const prefix of STATE_PREFIXES) {
+      for (const dry of ['', '-dry']) {
+        for (const ext of prefix.endsWith('-tree-after') ? ['', '.meta'] : ['']) {
+          const f = path.join(this.dir, `${prefix}-${this.instanceId}${dry}${ext}`);
+          try {
+            if (!fs.statSync(f).isFile()) return f;
+          } catch {
+            /* absent (or unreadable: reported where it is read) */
+          }
+        }
+      }
+    }
+    return null;
+  }
+
   /** osync's name: <side>-<what>-<ID>[-dry]. */
   name(side: Side, what: StateFile, dry = this.dry): string {
     return path.join(this.dir, `${side}-${what}-${this.instanceId}${dry ? '-dry' : ''}`);
@@ -86,15 +106,33 @@ export class StateDir {
     return path.join(this.dir, `${side}-replica-id-${this.instanceId}`);
   }
 
-  readIdentity(side: Side): string | null {
+  /** The replica's record from the last successful run: its filesystem identity (first
+   *  line, empty when unknown) and its root as configured (`root <path>`, absent in older records). */
+  private readReplicaRecord(side: Side): { identity: string | null; root: string | null } {
     const t = readLatin1(this.identityFile(side));
+    if (t === null) return { identity: null, root: null };
     // Stored as UTF-8 (a mount point may hold any name); state files are read as latin1.
-    return t === null || t.trim() === '' ? null : Buffer.from(t.replace(/\n$/, ''), 'latin1').toString('utf8');
+    const lines = Buffer.from(t, 'latin1').toString('utf8').split('\n');
+    const root = lines.slice(1).find((l) => l.startsWith('root '));
+    return { identity: lines[0].trim() === '' ? null : lines[0], root: root ? root.slice(5) : null };
   }
 
-  writeIdentity(side: Side, identity: string): void {
-    if (this.dry || identity === this.readIdentity(side)) return;
-    writeAtomic(this.identityFile(side), Buffer.from(identity + '\n', 'utf8').toString('latin1'));
+  readIdentity(side: Side): string | null {
+    return this.readReplicaRecord(side).identity;
+  }
+
+  /** The replica root recorded at the last successful run (null: none recorded). */
+  readRecordedRoot(side: Side): string | null {
+    return this.readReplicaRecord(side).root;
+  }
+
+  writeIdentity(side: Side, identity: string | null, root: string): void {
+    if (this.dry) return;
+    const was = this.readReplicaRecord(side);
+    // An identity not found this time (no df) keeps the one recorded for the same root.
+    const id = identity ?? (root === was.root ? was.identity : null);
+    if (id === was.identity && root === was.root) return;
+    writeAtomic(this.identityFile(side), Buffer.from(`${id ?? ''}\nroot ${root}\n`, 'utf8').toString('latin1'));
   }
 
   /** Temporary files left by a run of this task that was killed while writing them

@@ -38,9 +38,11 @@ export function decideLock(existing: string | null, me: LockOwner, ctx: LockCont
   if (!content) return { kind: 'create' };
   const at = content.lastIndexOf('@');
   const pidText = at >= 0 ? content.slice(0, at) : content;
-  const id = content.indexOf('@') >= 0 ? content.slice(content.indexOf('@') + 1) : '';
+  // A bare pid (hand-written, or an older osync's lock) names no instance: whatever its
+  // task, a dead pid is a stale lock, as osync.sh takes it.
+  const id = content.indexOf('@') >= 0 ? content.slice(content.indexOf('@') + 1) : null;
   if (!/^\d+$/.test(pidText)) return { kind: 'refuse', message: `Invalid pid [${pidText}] in local replica.` };
-  if (!id) return { kind: 'refuse', message: `Invalid instance id [${id}] in local replica.` };
+  if (id === '') return { kind: 'refuse', message: `Invalid instance id [${id}] in local replica.` };
   const pid = Number(pidText);
   const alive = pid === me.pid ? false : ctx.isAlive(pid);
   if (!ctx.remote) {
@@ -48,11 +50,14 @@ export function decideLock(existing: string | null, me: LockOwner, ctx: LockCont
     return { kind: 'replace', level: 'NOTICE', notice: `There is a local dead osync lock [${content}] that is no longer running. Resuming.` };
   }
   if (alive) return { kind: 'refuse', message: `There is already a local instance of osync that locks target replica [${content}]. Cannot start.` };
-  if (id === me.instanceId) {
+  if (id === me.instanceId || id === null) {
     return {
       kind: 'replace',
       level: 'NOTICE',
-      notice: `There is a remote dead osync lock [${content}] on target replica that corresponds to this initiator INSTANCE_ID. Pid [${pid}] no longer running. Resuming.`,
+      notice:
+        id === null
+          ? `There is a remote dead osync lock [${content}] on target replica that names no INSTANCE_ID. Pid [${pid}] no longer running. Resuming.`
+          : `There is a remote dead osync lock [${content}] on target replica that corresponds to this initiator INSTANCE_ID. Pid [${pid}] no longer running. Resuming.`,
     };
   }
   if (ctx.forceStrangerLockResume) {

@@ -14,7 +14,7 @@ import type { Runner } from './proc/run.js';
 import { checkLocalTools, pingHosts } from './connectivity.js';
 import { checkReplica, cleanupOld, ReplicaError, RootMissingError, type ReplicaInfo } from './replica-check.js';
 import { checkGuards, checkVanishedRoots, type GuardVerdict } from './plan/guards.js';
-import { displayRoot, type Replica } from './replica.js';
+import { displayRoot, ownLockAbove, replicasOverlap, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
 import { summaryLines, changeCounts } from './report/summary.js';
 import { parseBaseLines, StateDir, writeAtomic, type Step } from './state/files.js';
@@ -67,6 +67,8 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
   let state: StateDir | undefined;
   try {
     phase(ctx, 'check');
+    const overlap = replicasOverlap(replicas);
+    if (overlap) throw new ReplicaError(overlap);
     checkLocalTools(config, replicas.target);
     await pingHosts(runner, log, config, replicas.target);
     // A remote target is checked and locked in one ssh session, once the initiator is locked.
@@ -74,6 +76,9 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
     const identities = await checkReplicas(ctx, lockWithCheck ? { me, held } : null);
     if (!lockWithCheck) phase(ctx, 'lock');
     if (!flags.noLocks) await takeLocks(ctx, me, held);
+    // A remote target on this same host that holds the initiator: its lock is above it.
+    const lockedAbove = held.includes(replicas.target) && replicas.target.remote ? ownLockAbove(replicas.initiator, lockText(me)) : null;
+    if (lockedAbove) throw new ReplicaError(`Initiator replica [${displayRoot(replicas.initiator)}] lies inside the target replica (this run's target lock is in [${lockedAbove}/]): a replica cannot hold the other.`);
     state = new StateDir(replicas.initiator.stateDir, config.instanceId, flags.dry);
     state.ensure();
     if (!flags.dry) state.removeLeftovers();

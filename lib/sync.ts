@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Config, RunFlags, Side } from './config/types.js';
-import { ListingError, listReplica } from './detect/list.js';
+import { ListingError, listReplica, unlistedPaths } from './detect/list.js';
 import { displayPath, parseItemLines, type Listing } from './detect/parse-listing.js';
 import { splitUnchanged, type Split } from './detect/unchanged.js';
 import { applyDeletions, applyTransfers } from './apply/apply.js';
@@ -273,6 +273,8 @@ interface Listed {
   asBefore: Record<Side, boolean>;
   /** A replica's listing lines, read when asked (one listed as before usually is not). */
   lines(side: Side): string[];
+  /** Paths each listing could not see into (rsync's exit 23), see PlanInput. */
+  unlisted: Record<Side, string[]>;
   /** Digest of each listing, when it can stand for the replica (complete listing). */
   digests: Partial<Record<Side, string>>;
   /** Remove the listings' temporary files (lines() no longer possible). */
@@ -304,11 +306,22 @@ async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> =
   };
   try {
     for (const x of settled) if (x.status === 'rejected') throw x.reason;
+    const unlisted: Record<Side, string[]> = { initiator: [], target: [] };
     SIDES.forEach((side, i) => {
       const res = results[i];
       const r = replicas[side];
       if (res.exitCode === 23) {
-        log.error(`Some files could not be listed in ${side} replica [${displayRoot(r)}]. Check for failing symlinks. ${res.stderr.trim().split('\n')[0] ?? ''}`);
+        // What could not be listed is not gone: nothing at or below it is touched (a warning).
+        const found = unlistedPaths(res.stderr, r.root);
+        const why = found.paths.get('');
+        if (why !== undefined) throw new SyncAbort(`Cannot list the ${side} replica [${displayRoot(r)}]: ${why}.`);
+        for (const [p, reason] of found.paths) {
+          log.warn(`Cannot list [${displayPath(p)}] in ${side} replica (${reason}): nothing at or below it is synced or deleted on either replica this run.`);
+        }
+        unlisted[side] = [...found.paths.keys()];
+        if (found.unknown.length || !found.paths.size) {
+          log.error(`Some files could not be listed in ${side} replica [${displayRoot(r)}]. Check for failing symlinks. ${found.unknown[0] ?? ''}`);
+        }
       } else if (res.exitCode !== 0 && res.exitCode !== 24) {
         throw new ListingError(r, res.exitCode, res.stderr);
       }
@@ -321,6 +334,7 @@ async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> =
     return {
       unchanged: asBefore(0) && asBefore(1),
       asBefore: { initiator: asBefore(0), target: asBefore(1) },
+      unlisted,
       lines: (side) => results[SIDES.indexOf(side)].read().toString('latin1').split('\n'),
       digests,
       done,
@@ -455,6 +469,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   const input: PlanInput = {
     base,
     now,
+    unlisted: listed.unlisted,
     policy: {
       prevalence: config.conflictPrevalance,
       skipDeletion: config.skipDeletion,
@@ -527,7 +542,9 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
     const after = expectedAfter(input, plan.actions, notDone);
     // A replica that no action touched holds what it listed: its listing's digest goes
     // with its state, and the next run need not even read it if it lists the same again.
-    const touched = (s: Side) => notDone.size > 0 || plan.actions.some((a) => (a.kind === 'copy' && a.to === s) || (a.kind === 'delete' && a.on === s));
+    // (Not where the state keeps the base for what was not done or not seen.)
+    const blind = SIDES.some((s) => listed.unlisted[s].length > 0);
+    const touched = (s: Side) => notDone.size > 0 || blind || plan.actions.some((a) => (a.kind === 'copy' && a.to === s) || (a.kind === 'delete' && a.on === s));
     const digest = (s: Side) => (touched(s) ? '-' : listed.digests[s] ?? '-');
     return { after, digests: { initiator: digest('initiator'), target: digest('target') } };
   };

@@ -46,6 +46,8 @@ interface Case {
   i?: Rows;
   t?: Rows;
   policy?: Partial<PlanPolicy>;
+  /** Paths each side could not list. */
+  unlisted?: { i?: string[]; t?: string[] };
 }
 
 function input(c: Case): PlanInput {
@@ -54,6 +56,7 @@ function input(c: Case): PlanInput {
     base: { initiator: c.base ? b(c.base.i) : null, target: c.base ? b(c.base.t) : null },
     now: { initiator: new Map(c.i ?? []) as Listing, target: new Map(c.t ?? []) as Listing },
     policy: { ...POLICY, ...c.policy },
+    ...(c.unlisted ? { unlisted: { initiator: c.unlisted.i ?? [], target: c.unlisted.t ?? [] } } : {}),
   };
 }
 
@@ -580,6 +583,33 @@ describe('SYNC_TYPE one-way (mirror)', () => {
   test('CONFLICT_PREVALANCE does not matter in one-way mode', () => {
     const r = run({ i: [['p', F(5, 1)]], t: [['p', F(5, 2)]], policy: { syncType: 'initiator2target', prevalence: 'target' } });
     assert.deepEqual(r.lines, ['p: copy i>t mirror !']);
+  });
+});
+
+describe('paths a side could not list', () => {
+  const rows: BaseRows = [['d', D()], ['d/x', F(1)], ['d/s', D()], ['d/s/y', F(2)], ['e', F(3)], ['f', B]];
+  test('what is missing at or below them is not deleted, nor is anything done there; the rest syncs', () => {
+    // The initiator could not read d (its children are missing) nor stat e.
+    const r = run({
+      base: { i: rows, t: rows },
+      i: [['d', D(60, 'd---------')], ['f', F(200)]],
+      t: [['d', D()], ['d/x', F(1)], ['d/s', D()], ['d/s/y', F(9)], ['d/n', F(4)], ['e', F(3)], ['f', B]],
+      unlisted: { i: ['d', 'e'] },
+    });
+    assert.deepEqual(r.lines, ['f: copy i>t modified !']);
+    assert.deepEqual(r.plan.deletedOn, { initiator: [], target: [] });
+    assert.equal(r.plan.settled, false);
+    // The state keeps the base there on both sides: the next run looks again.
+    const after = expectedAfter(r.in, r.plan.actions, new Set());
+    for (const s of ['initiator', 'target'] as const) {
+      assert.deepEqual(obj(after[s]), { ...obj(new Map(rows)), f: F(200) });
+    }
+  });
+  test('the same holds for the target, and in one-way mode (nothing mirrored away)', () => {
+    const r = run({ base: { i: rows, t: rows }, i: rows as Rows, t: [['d', D()], ['f', B]], unlisted: { t: ['d', 'e'] } });
+    assert.deepEqual(r.lines, []);
+    const m = run({ i: [['d', D()], ['f', B]], t: rows as Rows, unlisted: { i: ['d', 'e'] }, policy: { syncType: 'initiator2target' } });
+    assert.deepEqual(m.lines, []);
   });
 });
 

@@ -130,13 +130,27 @@ export interface PlanInput {
   base: Record<Side, BaseListing | null>;
   now: Record<Side, Listing>;
   policy: PlanPolicy;
+  /** Paths a side's listing could not see into (a directory it could not read, an entry
+   *  it could not stat). Nothing at or below one is acted on, on either side: what is
+   *  missing there was not seen, not deleted. */
+  unlisted?: Record<Side, readonly string[]>;
+}
+
+/** Whether a path is at or below one of `roots` (none: never). */
+function under(roots: ReadonlySet<string>, path: string): boolean {
+  return roots.size > 0 && (roots.has(path) || someAncestor(path, (d) => roots.has(d)));
+}
+
+function unlistedSet(input: PlanInput): Set<string> {
+  return new Set([...(input.unlisted?.initiator ?? []), ...(input.unlisted?.target ?? [])]);
 }
 
 export function planSync(input: PlanInput): Plan {
   return input.policy.syncType === 'bidirectional' ? planBidirectional(input) : planMirror(input);
 }
 
-function planBidirectional({ base, now, policy }: PlanInput): Plan {
+function planBidirectional(input: PlanInput): Plan {
+  const { base, now, policy } = input;
   const paths = new Set<string>();
   for (const s of ['initiator', 'target'] as const) {
     for (const k of now[s].keys()) paths.add(k);
@@ -145,7 +159,8 @@ function planBidirectional({ base, now, policy }: PlanInput): Plan {
   const decided = new Map<string, Action>();
   const conflicts: string[] = [];
   const deletedOn: Record<Side, string[]> = { initiator: [], target: [] };
-  let settled = true;
+  const unlisted = unlistedSet(input);
+  let settled = unlisted.size === 0;
 
   const copy = (path: string, from: Side, reason: Reason): Action => ({
     kind: 'copy',
@@ -157,6 +172,7 @@ function planBidirectional({ base, now, policy }: PlanInput): Plan {
   });
 
   for (const path of paths) {
+    if (under(unlisted, path)) continue;
     const i = now.initiator.get(path);
     const t = now.target.get(path);
     const st: Record<Side, SideState> = {
@@ -291,18 +307,21 @@ function finish(decided: Map<string, Action>, policy: PlanPolicy): Action[] {
 /** SYNC_TYPE=initiator2target / target2initiator: one-way, as osync's single
  *  `rsync -u --delete-after` pass (a newer destination file is left alone;
  *  files removed from the destination go to its backup/ folder). */
-function planMirror({ now, policy }: PlanInput): Plan {
+function planMirror(input: PlanInput): Plan {
+  const { now, policy } = input;
   const from: Side = policy.syncType === 'initiator2target' ? 'initiator' : 'target';
   const to = other(from);
   const decided = new Map<string, Action>();
+  const unlisted = unlistedSet(input);
   for (const [path, src] of now[from]) {
+    if (under(unlisted, path)) continue;
     const dest = now[to].get(path);
     if (dest && sameEntry(src, dest, policy)) continue;
     if (dest && dest.type === 'f' && src.type === 'f' && dest.mtime > src.mtime) continue;
     decided.set(path, { kind: 'copy', path, from, to, reason: 'mirror', overwrites: !!dest });
   }
   for (const path of now[to].keys()) {
-    if (!now[from].has(path)) decided.set(path, { kind: 'delete', path, on: to, reason: 'mirror', into: 'backup' });
+    if (!now[from].has(path) && !under(unlisted, path)) decided.set(path, { kind: 'delete', path, on: to, reason: 'mirror', into: 'backup' });
   }
   dropInsideReplacedTypes(decided, now);
   const actions = finish(decided, policy);
@@ -316,8 +335,8 @@ function removeTrees(m: BaseListing, roots: Set<string>): void {
 }
 
 /** The listings both replicas will have once the plan is applied; an action that
- *  failed leaves its path (and what lies below it) as the base had it, so the next
- *  run sees the same change again and retries it. */
+ *  failed, and an unlisted path, leave the path (and what lies below it) as the base had
+ *  it, so the next run sees the same change again and retries it. */
 export function expectedAfter(input: PlanInput, actions: Action[], failed: Set<Action>): Record<Side, BaseListing> {
   const after: Record<Side, BaseListing> = {
     initiator: new Map(input.now.initiator),
@@ -341,13 +360,14 @@ export function expectedAfter(input: PlanInput, actions: Action[], failed: Set<A
     const { uid: _uid, gid: _gid, ...entry } = input.now[a.from].get(a.path)!;
     after[a.to].set(a.path, entry);
   }
-  for (const a of failed) {
+  // What was not seen stays as the base had it, too: the next run looks again.
+  for (const p of [...[...failed].map((a) => a.path), ...unlistedSet(input)]) {
     for (const s of ['initiator', 'target'] as const) {
-      removeTrees(after[s], new Set([a.path]));
+      removeTrees(after[s], new Set([p]));
       const base = input.base[s];
       if (!base) continue;
-      const prefix = a.path + '/';
-      for (const [k, v] of base) if (k === a.path || k.startsWith(prefix)) after[s].set(k, v);
+      const prefix = p + '/';
+      for (const [k, v] of base) if (k === p || k.startsWith(prefix)) after[s].set(k, v);
     }
   }
   return after;

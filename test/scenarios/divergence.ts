@@ -7,7 +7,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { explain, quickSync, type OsyncResult } from '../support/osync.js';
+import { explain, quickSync, runOsync, type OsyncResult } from '../support/osync.js';
+import { remoteSshd } from '../support/remote-mode.js';
+import { keyPath, sshdClientArgs, sshdUri } from '../support/sshd.js';
 import { readTree, scenarioPairs, secondsAgo, writeTree } from '../support/tree.js';
 
 const T0 = secondsAgo(100_000);
@@ -21,6 +23,24 @@ function ok(r: OsyncResult): OsyncResult {
 }
 
 const criticals = (r: OsyncResult) => r.log.split('\n').filter((l) => l.includes('(CRITICAL):'));
+const problems = (r: OsyncResult) => r.log.split('\n').filter((l) => /\((WARN|ERROR|CRITICAL)\):/.test(l));
+
+/** Owner of a user's files, as the ids of `id -u`/`id -g` give them. */
+function idsOf(user: string): { uid: number; gid: number } {
+  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
+  if (!line) throw new Error(`No user ${user} here.`);
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+function chownTree(dir: string, ids: { uid: number; gid: number }): void {
+  fs.lchownSync(dir, ids.uid, ids.gid);
+  for (const name of fs.readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (fs.lstatSync(p).isDirectory()) chownTree(p, ids);
+    else fs.lchownSync(p, ids.uid, ids.gid);
+  }
+}
 
 export function divergenceScenarios(kind: 'local' | 'remote'): void {
   describe(`${kind} target: nothing diverges silently`, { concurrency: 2 }, () => {
@@ -50,6 +70,62 @@ export function divergenceScenarios(kind: 'local' | 'remote'): void {
       // A sibling directory with a common prefix is not "inside".
       ok(await quickSync(p.a, `${p.a}2`, [], { CREATE_DIRS: 'true' }));
       assert.deepEqual(readTree(`${p.a}2`), readTree(p.a));
+    });
+
+    test('a directory that cannot be listed is not a deletion: nothing below it is deleted or trashed on the other replica; a WARN names it; exit 2; once readable, nothing was lost', async () => {
+      // Root reads everything, so the side that cannot read runs as another user: locally
+      // osync-ts itself runs as `nobody`; remotely the target is the sshd's non-root user
+      // (SUDO_EXEC=false), and the unreadable directory is on the target.
+      const p = pair();
+      const remote = kind === 'remote';
+      const user = remote ? idsOf(remoteSshd().user) : idsOf('nobody');
+      const logDir = path.join(p.root, 'log');
+      fs.mkdirSync(logDir);
+      writeTree(p.a, { keep: 'k', 'secret/x': 'x', 'secret/deep/y': 'y', 'secret/deep/z': 'z', 'open/w': 'w' }, { mtime: T0 });
+      chownTree(p.root, user);
+      const run = (extra: Record<string, string> = {}) => {
+        const env = { LOGFILE: path.join(logDir, 'osync.log'), ...extra };
+        if (!remote) return runOsync([`--initiator=${p.a}`, `--target=${p.b}`], env, { user });
+        const sshd = remoteSshd();
+        const args = [`--initiator=${p.a}`, `--target=${sshdUri(sshd, sshd.user, p.b)}`, `--rsakey=${keyPath(sshd, 'user')}`];
+        return runOsync(args, { ...env, SUDO_EXEC: 'false', SSH_OPTIONAL_ARGS: sshdClientArgs(sshd).join(' ') });
+      };
+      const first = await run();
+      assert.equal(first.code, 0, explain(first));
+      const all = readTree(p.a);
+      assert.deepEqual(readTree(p.b), all);
+      fs.truncateSync(path.join(logDir, 'osync.log'));
+
+      // The side that cannot read it: the initiator locally, the target remotely.
+      const blind = remote ? p.b : p.a;
+      const other = remote ? p.a : p.b;
+      fs.chmodSync(path.join(blind, 'secret'), 0);
+      writeTree(other, { 'open/new': 'n' }, { mtime: T0 + 10 });
+      fs.lchownSync(path.join(other, 'open/new'), user.uid, user.gid);
+      try {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const r = await run();
+          assert.equal(r.code, 2, explain(r));
+          const side = remote ? 'target' : 'initiator';
+          assert.deepEqual(problems(r).filter((l) => !/osync finished with warnings/.test(l)).map((l) => l.replace(/^TIME: \d+ - /, '')), [
+            `(WARN):Cannot list [secret] in ${side} replica (Permission denied (13)): nothing at or below it is synced or deleted on either replica this run.`,
+          ]);
+          // Nothing below it went anywhere on the other replica; the rest was synced.
+          assert.equal(fs.readFileSync(path.join(other, 'secret/x'), 'utf8'), 'x');
+          assert.equal(fs.readFileSync(path.join(other, 'secret/deep/y'), 'utf8'), 'y');
+          assert.equal(fs.existsSync(path.join(other, '.osync_workdir/deleted')), false, 'nothing in the trash');
+          assert.equal(fs.readFileSync(path.join(blind, 'open/new'), 'utf8'), 'n');
+          fs.truncateSync(path.join(logDir, 'osync.log'));
+        }
+      } finally {
+        fs.chmodSync(path.join(blind, 'secret'), 0o755);
+      }
+      const last = await run();
+      assert.equal(last.code, 0, explain(last));
+      assert.deepEqual(problems(last), []);
+      assert.deepEqual(readTree(p.a), { ...all, 'open/new': 'n' });
+      assert.deepEqual(readTree(p.b), readTree(p.a));
+      assert.equal(fs.existsSync(path.join(other, '.osync_workdir/deleted')), false);
     });
   });
 }

@@ -77,12 +77,17 @@ export async function applyDeletions(
         if (!group.length) continue;
         const left = await removeItems(runner, config, r, into as 'deleted' | 'backup' | null, group.map((d) => d.path), into === 'backup' ? o.backupSuffix : undefined);
         if (left.ok && !left.remaining.size) continue;
+        const notDone: Delete[] = [];
         for (const d of group) {
           if (left.ok && !left.remaining.has(d.path)) continue;
           failed.add(d);
+          notDone.push(d);
           if (o.stopping?.()) continue;
           log.error(`Cannot ${into ? 'move' : 'delete'} [${displayPath(d.path)}]${into ? ` to ${into} directory` : ''} on ${side} replica.`);
         }
+        // (With a suffix, items are renamed into the trash: nothing of a failed one is there.)
+        const twins = into && !(into === 'backup' && o.backupSuffix);
+        if (twins && notDone.length && !o.stopping?.()) await withdrawTwins(runner, log, r, into, notDone);
         if (o.stopping?.()) log.warn(`Deletions on ${side} replica interrupted.`);
         else if (!left.ok) log.error(`Cannot delete on ${side} replica: ${left.error}`);
       }
@@ -212,6 +217,36 @@ async function removeItems(
   const remaining = new Set<string>();
   for (const p of paths) if (left.has('./' + decodeRendered(p))) remaining.add(p);
   return { ok: true, remaining };
+}
+
+// A deletion that fails (an immutable directory or file) must not leave the item both in
+// place and in the trash, one more twin every run that retries it: REMOVE_SCRIPT links
+// each file into the trash before it removes the original, and that removal is what
+// fails. Taken out again, under each failed item in the trash: each file that is the
+// twin of an original still in place (the same file, or the same mtime to the nanosecond:
+// a copy), each directory left empty, and the item's parents made for it. What did go
+// keeps its trash copy. $1 = replica root, $2 = trash dir, $3 = the loop below (an
+// argument, so that it needs no quoting in here); stdin: NUL-separated "./<path>".
+const WITHDRAW_SCRIPT = `cd "$2" 2>/dev/null || exit 0
+exec xargs -0 sh -c "$3" sh "$1"`;
+const WITHDRAW_LOOP = `r=$1; shift
+[ $# -gt 0 ] || exit 0
+find "$@" -depth -print0 2>/dev/null | xargs -0 sh -c '
+r=$1; shift
+for e; do
+  [ -e "$r/$e" ] || [ -L "$r/$e" ] || continue
+  if [ -d "$e" ] && [ ! -L "$e" ]; then rmdir -- "$e" 2>/dev/null
+  elif [ "$e" -ef "$r/$e" ] || { [ ! "$e" -nt "$r/$e" ] && [ ! "$e" -ot "$r/$e" ]; }; then rm -f -- "$e"; fi
+done' sh "$r"
+for p; do
+  d=\${p%/*}
+  while [ "$d" != . ] && { [ -e "$r/$d" ] || [ -L "$r/$d" ]; } && rmdir -- "$d" 2>/dev/null; do d=\${d%/*}; done
+done
+exit 0`;
+
+async function withdrawTwins(runner: Runner, log: Logger, r: Replica, into: string, items: Delete[]): Promise<void> {
+  const res = await runner.runScript(r, WITHDRAW_SCRIPT, [r.root, `${r.workDir}/${into}`, WITHDRAW_LOOP], { input: fileList(items.map((d) => d.path)) });
+  if (res.exitCode !== 0) log.error(`Cannot take what could not be deleted out of the ${into} directory on ${r.side} replica again: ${firstLine(res.stderr)}`);
 }
 
 export async function applyTransfers(

@@ -3,7 +3,8 @@
 // (divergence-remote.test.ts; the same paths, so every assertion on the target's files
 // holds). Each test is what a user would see: files on both replicas, the trash, exit
 // codes and log lines.
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +16,13 @@ import { readTree, scenarioPairs, secondsAgo, writeTree } from '../support/tree.
 const T0 = secondsAgo(100_000);
 
 const pair = scenarioPairs('osync-ts-diverge-');
+const immutable: string[] = [];
+after(() => immutable.forEach((f) => spawnSync('chattr', ['-i', f])));
+
+const trashOf = (replica: string, kind = 'deleted') => {
+  const d = path.join(replica, '.osync_workdir', kind);
+  return fs.existsSync(d) ? readTree(d, { skipWorkdir: false }) : {};
+};
 
 function ok(r: OsyncResult): OsyncResult {
   assert.equal(r.code, 0, explain(r));
@@ -126,6 +134,35 @@ export function divergenceScenarios(kind: 'local' | 'remote'): void {
       assert.deepEqual(readTree(p.a), { ...all, 'open/new': 'n' });
       assert.deepEqual(readTree(p.b), readTree(p.a));
       assert.equal(fs.existsSync(path.join(other, '.osync_workdir/deleted')), false);
+    });
+
+    test('a deletion that fails (an immutable directory) leaves nothing of the item in the trash while it stays in place; the next run retries; once possible, it goes to the trash', async () => {
+      const p = pair();
+      writeTree(p.a, { 'locked/x': 'locked x', 'locked/y': 'y', other: 'o' }, { mtime: T0 });
+      const env = { MAX_DELETE_PERCENT: '100' };
+      ok(await quickSync(p.a, p.b, [], env));
+      fs.rmSync(path.join(p.a, 'locked/x'));
+      const dir = path.join(p.b, 'locked');
+      const ch = spawnSync('chattr', ['+i', dir]);
+      assert.equal(ch.status, 0, `chattr +i failed (the tests need a filesystem with immutable files): ${ch.stderr}`);
+      immutable.push(dir);
+      try {
+        for (let attempt = 0; attempt < 2; attempt++) {
+          const r = await quickSync(p.a, p.b, [], env);
+          assert.equal(r.code, 1, explain(r));
+          assert.match(r.log, /\(ERROR\):Cannot move \[locked\/x\] to deleted directory on target replica\./);
+          assert.equal(fs.readFileSync(path.join(dir, 'x'), 'utf8'), 'locked x');
+          // Not in place and in the trash at once (rsync copies what it cannot rename).
+          assert.deepEqual(trashOf(p.b), {}, explain(r));
+        }
+      } finally {
+        spawnSync('chattr', ['-i', dir]);
+      }
+      const r = await quickSync(p.a, p.b, [], env);
+      assert.ok(r.code === 0 || r.code === 2, explain(r)); // 2: quick sync's resume tries used up
+      assert.deepEqual(trashOf(p.b), { locked: '<dir>', 'locked/x': 'locked x' });
+      assert.deepEqual(readTree(p.b), readTree(p.a));
+      assert.deepEqual(readTree(p.a), { locked: '<dir>', 'locked/y': 'y', other: 'o' });
     });
   });
 }

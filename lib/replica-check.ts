@@ -44,6 +44,8 @@ mkdir -p -- "$state" "$work/tmp" || { echo "cannot-create-state"; exit 3; }
 # One df for both the filesystem identity (guard) and the free space.
 dfl=$(df -P -k -- "$root" 2>/dev/null | tail -n 1)
 if [ -n "$dfl" ]; then echo "fsid $dfl"; [ "$5" = true ] && echo "df $dfl"; fi
+# The host's clock: its files' mtimes are in its time (racily clean files, lib/state/files.ts).
+echo "clock $(date +%s)"
 `;
 const CHECK_SCRIPT = `${CHECK_STEPS}exit 0\n`;
 // The same with $7 lock file, $8 lock text: the lock created once the checks pass.
@@ -59,6 +61,8 @@ export interface ReplicaInfo {
   identity: string | null;
   /** The lock asked for with the check (`lock`) was created: this run holds it. */
   locked?: boolean;
+  /** Seconds the replica's host clock is ahead of this one's (0 for a local replica). */
+  clockOffset: number;
 }
 
 /** The identity in a check's "fsid <df -P line>" output line. */
@@ -114,7 +118,9 @@ export async function checkReplica(
       log.warn(`There is not enough free space on ${where} replica [${displayRoot(r)}] (${free} KB).`);
     }
   }
-  return { identity: parseIdentity(out.find((l) => l.startsWith('fsid '))), locked: !!lock && out.includes('locked') };
+  const clock = Number(out.find((l) => l.startsWith('clock '))?.slice(6));
+  const clockOffset = r.remote && Number.isInteger(clock) && clock > 0 ? clock - Math.round(Date.now() / 1000) : 0;
+  return { identity: parseIdentity(out.find((l) => l.startsWith('fsid '))), locked: !!lock && out.includes('locked'), clockOffset };
 }
 
 /**

@@ -11,6 +11,8 @@ import {
   ancestors,
   classify,
   collapse,
+  contentConflicts,
+  contentSuspects,
   expectedAfter,
   other,
   planSync,
@@ -583,6 +585,51 @@ describe('SYNC_TYPE one-way (mirror)', () => {
   test('CONFLICT_PREVALANCE does not matter in one-way mode', () => {
     const r = run({ i: [['p', F(5, 1)]], t: [['p', F(5, 2)]], policy: { syncType: 'initiator2target', prevalence: 'target' } });
     assert.deepEqual(r.lines, ['p: copy i>t mirror !']);
+  });
+});
+
+describe('files listed alike whose content may differ (same size, same mtime to the second)', () => {
+  const base: BaseRows = [['u', B], ['r', B], ['both', B], ['one', B], ['new2', B]];
+  const E = F(150, 10); // an edit: another mtime, the same size on both sides
+  const c: Case = {
+    base: { i: base.filter(([p]) => p !== 'new2'), t: base.filter(([p]) => p !== 'new2') },
+    i: [['u', B], ['r', B], ['both', E], ['one', E], ['new2', F(160, 4)], ['d', D()]],
+    t: [['u', B], ['r', B], ['both', E], ['one', E], ['new2', F(160, 4)], ['d', D()]],
+  };
+  const racy = (i: string[], t: string[]) => ({ initiator: new Set(i), target: new Set(t) });
+  test('suspects: changed on both sides (or new on both) and listed alike, or racily clean on either; not unchanged ones, not directories', () => {
+    assert.deepEqual(contentSuspects({ ...input(c), racy: racy(['r'], []) }), ['both', 'new2', 'one', 'r']);
+    assert.deepEqual(contentSuspects({ ...input(c), racy: racy([], ['r']) }), ['both', 'new2', 'one', 'r']);
+    assert.deepEqual(contentSuspects(input(c)), ['both', 'new2', 'one']);
+  });
+  test('none on a first run (two replicas filled beforehand are taken as they list), with CHECKSUM, one-way, or over a path-only base', () => {
+    assert.deepEqual(contentSuspects(input({ ...c, base: null })), []);
+    assert.deepEqual(contentSuspects(input({ ...c, policy: { checksum: true } })), []);
+    assert.deepEqual(contentSuspects(input({ ...c, policy: { syncType: 'initiator2target' } })), []);
+    const pathsOnly: BaseRows = base.map(([p]) => [p, null]);
+    assert.deepEqual(contentSuspects(input({ ...c, base: { i: pathsOnly, t: pathsOnly } })), []);
+  });
+  test('found equal: nothing to do, and the run is settled', () => {
+    const r = planSync({ ...input(c), racy: racy(['r'], ['r']), contentDiffers: new Set() });
+    assert.deepEqual(r.actions, []);
+  });
+  test('found different: changed on one side only (racily clean there): copied from it, past rsync\'s size-and-mtime check', () => {
+    const inp = { ...input(c), racy: racy([], ['r']), contentDiffers: new Set(['r']) };
+    assert.deepEqual(contentConflicts(inp), []);
+    const r = planSync(inp);
+    assert.deepEqual(r.actions.map(fmt), ['r: copy t>i modified !']);
+    assert.equal((r.actions[0] as Extract<Action, { kind: 'copy' }>).listedAlike, true);
+    assert.deepEqual(r.conflicts, []);
+  });
+  test('found different, changed on both sides: a conflict, the newer to the nanosecond wins, else CONFLICT_PREVALANCE', () => {
+    const inp = { ...input(c), racy: racy(['r'], ['r']), contentDiffers: new Set(['both', 'new2', 'r']) };
+    assert.deepEqual(contentConflicts(inp), ['both', 'new2', 'r']);
+    const r = planSync({ ...inp, newer: new Map([['both', 'target' as Side]]) });
+    assert.deepEqual(r.actions.map(fmt), ['both: copy t>i conflict-newer !', 'new2: copy i>t conflict-prevalence !', 'r: copy i>t conflict-prevalence !']);
+    assert.deepEqual(r.conflicts, ['both', 'new2', 'r']);
+    assert.ok(r.actions.every((a) => a.kind === 'copy' && a.listedAlike));
+    const t = planSync({ ...inp, policy: { ...POLICY, prevalence: 'target' } });
+    assert.deepEqual(t.actions.map(fmt), ['both: copy t>i conflict-prevalence !', 'new2: copy t>i conflict-prevalence !', 'r: copy t>i conflict-prevalence !']);
   });
 });
 

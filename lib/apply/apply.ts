@@ -278,33 +278,43 @@ export async function applyTransfers(
         // file) must not replace an earlier backup: that one is kept under a timestamped name.
         await makeRoom(runner, log, config, replicas[to], 'backup', copies.filter((c) => c.overwrites && c.reason !== 'attributes').map((c) => c.path));
       }
-      const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, itemize: o.itemize, stats: o.stats, backupSuffix: o.backupSuffix });
-      const res = await runner.run(argv, { input: fileList(copies.map((c) => c.path)), viaSsh: !!(replicas[from].remote || replicas[to].remote) });
-      itemized[to] = res.stdout
-        .split('\n')
-        .filter((l) => l && !/^\.[fdLDS] {9}/.test(l))
-        .join('\n');
-      if (rsyncSucceeded(res.exitCode)) {
-        const seen = new Set<string>();
-        for (const line of res.stdout.split('\n')) {
-          const m = /^\S{11} (.*?)\/?$/.exec(line);
-          if (m) seen.add(m[1].startsWith('./') ? m[1].slice(2) : m[1]);
+      // Files listed alike on both sides (same size and mtime) but found different go in a
+      // run of their own that does not skip them by size and mtime (rsync's quick check).
+      const alike = copies.filter((c) => c.listedAlike);
+      const batches = alike.length ? [copies.filter((c) => !c.listedAlike), alike] : [copies];
+      for (const batch of batches) {
+        if (!batch.length) continue;
+        const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, itemize: o.itemize, stats: o.stats, backupSuffix: o.backupSuffix, ignoreTimes: batch === alike });
+        const res = await runner.run(argv, { input: fileList(batch.map((c) => c.path)), viaSsh: !!(replicas[from].remote || replicas[to].remote) });
+        const items = res.stdout
+          .split('\n')
+          .filter((l) => l && !/^\.[fdLDS] {9}/.test(l))
+          .join('\n');
+        itemized[to] = itemized[to] ? `${itemized[to]}\n${items}` : items;
+        if (rsyncSucceeded(res.exitCode)) {
+          const seen = new Set<string>();
+          for (const line of res.stdout.split('\n')) {
+            const m = /^\S{11} (.*?)\/?$/.exec(line);
+            if (m) seen.add(m[1].startsWith('./') ? m[1].slice(2) : m[1]);
+          }
+          const gone = batch.filter((c) => !seen.has(c.path));
+          for (const c of gone) vanished.add(c);
+          if (gone.length) log.verbose(`${gone.length} file(s) vanished on ${from} replica before they could be copied; the next run looks at them again.`);
+          if (res.exitCode === 24) log.warn(`Some files vanished on ${from} replica while updating ${to} replica; the next run picks them up.`);
+          continue;
         }
-        for (const c of copies) if (!seen.has(c.path)) vanished.add(c);
-        if (vanished.size) log.verbose(`${vanished.size} file(s) vanished on ${from} replica before they could be copied; the next run looks at them again.`);
-        if (res.exitCode === 24) log.warn(`Some files vanished on ${from} replica while updating ${to} replica; the next run picks them up.`);
-        log.notice(`Updating ${to} replica succeded.`);
+        // Which files made it is not known exactly: count the whole batch as failed, so
+        // the next run sees every one of these changes again (redoing the done ones is a no-op).
+        for (const c of batch) failed.add(c);
+        if (o.stopping?.()) {
+          log.warn(`Updating ${to} replica interrupted.`);
+          return;
+        }
+        log.critical(`Updating ${to} replica failed: rsync exit ${res.exitCode} (${rsyncMeaning(res.exitCode)}).`);
+        log.notice(res.stderr.slice(0, 16384).trim());
         return;
       }
-      // Which files made it is not known exactly: count the whole batch as failed, so
-      // the next run sees every one of these changes again (redoing the done ones is a no-op).
-      for (const c of copies) failed.add(c);
-      if (o.stopping?.()) {
-        log.warn(`Updating ${to} replica interrupted.`);
-        return;
-      }
-      log.critical(`Updating ${to} replica failed: rsync exit ${res.exitCode} (${rsyncMeaning(res.exitCode)}).`);
-      log.notice(res.stderr.slice(0, 16384).trim());
+      log.notice(`Updating ${to} replica succeded.`);
     }),
   );
   return { failed, vanished, itemized };

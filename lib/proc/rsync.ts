@@ -103,6 +103,23 @@ export function attributeDiscoveryArgv(c: Config, from: Replica, to: Replica): s
   return [c.rsyncExecutable, ...dryRunWalkArgs(c), ...remoteArgs(from, to), '--out-format=%i %n', rsyncLocation(from), rsyncLocation(to)];
 }
 
+/** Compare the content of the listed files (NUL-separated on stdin) between the
+ *  replicas: a dry run with --checksum, one line per file (`-ii`), `>f`/`<f` for a file
+ *  whose content differs (lib/detect/content.ts). */
+export function contentCompareArgv(c: Config, from: Replica, to: Replica): string[] {
+  return [
+    c.rsyncExecutable,
+    '-n', '-c', '-ltD', '-8',
+    ...c.rsyncOptionalArgs,
+    '--ignore-missing-args',
+    '-ii', '--out-format=%i %n',
+    ...remoteArgs(from, to),
+    '--files-from=-', '--from0',
+    rsyncLocation(from),
+    rsyncLocation(to),
+  ];
+}
+
 export interface TransferOptions {
   dry: boolean;
   /** Suffix for CONFLICT_BACKUP_MULTIPLE, e.g. ".2026.11.25-13.41.39". */
@@ -113,6 +130,8 @@ export interface TransferOptions {
   stats?: boolean;
   /** Leave directories' times as they are (-O): an attribute-only update changes nothing else. */
   omitDirTimes?: boolean;
+  /** Send the files even where size and mtime agree (--ignore-times): their content differs. */
+  ignoreTimes?: boolean;
 }
 
 /** Copy an explicit list of paths (read NUL-separated from stdin) from one replica to the other. */
@@ -134,6 +153,7 @@ export function transferArgv(c: Config, from: Replica, to: Replica, o: TransferO
     '-ii', '--out-format=%i %n',
     ...(o.stats ? ['--stats'] : []),
     ...(o.omitDirTimes ? ['--omit-dir-times'] : []),
+    ...(o.ignoreTimes ? ['--ignore-times'] : []),
     // A directory replaced by a file (or the reverse) needs its old content removed.
     '--force',
     // A file that vanished since the listing is not an error: the next run sees it gone.

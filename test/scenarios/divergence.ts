@@ -19,6 +19,24 @@ const pair = scenarioPairs('osync-ts-diverge-');
 const immutable: string[] = [];
 after(() => immutable.forEach((f) => spawnSync('chattr', ['-i', f])));
 
+/** mtime in nanoseconds, and setting it (the listing shows whole seconds only). */
+const mtimeNs = (f: string) => fs.statSync(f, { bigint: true }).mtimeNs;
+const setMtimeNs = (f: string, ns: bigint) => fs.utimesSync(f, Number(ns) / 1e9, Number(ns) / 1e9);
+
+/** An rsync that runs `hook` (sh) right before each listing osync-ts starts, then is the
+ *  real rsync: a test's way to write a file in the very second a run lists it. */
+function hookedRsync(dir: string): string {
+  const file = path.join(dir, 'rsync-with-hook');
+  const script = [
+    '#!/bin/sh',
+    `case "$*" in *'--out-format=%i %B %U %G %l %M %n%L'*) [ -n "$OSYNC_TEST_LISTING_HOOK" ] && sh -c "$OSYNC_TEST_LISTING_HOOK" ;; esac`,
+    'exec rsync "$@"',
+    '',
+  ].join('\n');
+  fs.writeFileSync(file, script, { mode: 0o755 });
+  return file;
+}
+
 const trashOf = (replica: string, kind = 'deleted') => {
   const d = path.join(replica, '.osync_workdir', kind);
   return fs.existsSync(d) ? readTree(d, { skipWorkdir: false }) : {};
@@ -163,6 +181,66 @@ export function divergenceScenarios(kind: 'local' | 'remote'): void {
       assert.deepEqual(trashOf(p.b), { locked: '<dir>', 'locked/x': 'locked x' });
       assert.deepEqual(readTree(p.b), readTree(p.a));
       assert.deepEqual(readTree(p.a), { locked: '<dir>', 'locked/y': 'y', other: 'o' });
+    });
+
+    test('both replicas edited to the same size and mtime (to the second) with different content: a conflict, the newer to the nanosecond wins, else CONFLICT_PREVALANCE; the loser is kept in backup/', async () => {
+      const p = pair();
+      writeTree(p.a, { f: 'base', g: 'base', same: 'base' }, { mtime: T0 });
+      ok(await quickSync(p.a, p.b));
+      const T1 = BigInt(secondsAgo(500)) * 1_000_000_000n;
+      writeTree(p.a, { f: 'aaaa1', g: 'aaaa2', same: 'both!' });
+      writeTree(p.b, { f: 'bbbb1', g: 'bbbb2', same: 'both!' });
+      setMtimeNs(path.join(p.a, 'f'), T1 + 200_000_000n);
+      setMtimeNs(path.join(p.b, 'f'), T1 + 700_000_000n); // the target's edit is later
+      for (const d of [p.a, p.b]) setMtimeNs(path.join(d, 'g'), T1); // a tie: the initiator prevails
+      for (const d of [p.a, p.b]) setMtimeNs(path.join(d, 'same'), T1);
+      const r = ok(await quickSync(p.a, p.b, ['--summary']));
+      assert.match(r.stdout, /UPDATE << .*\/a\/f$/m);
+      assert.match(r.stdout, /UPDATE >> .*\/b\/g$/m);
+      const want = { f: 'bbbb1', g: 'aaaa2', same: 'both!' };
+      assert.deepEqual(readTree(p.a), want);
+      assert.deepEqual(readTree(p.b), want);
+      assert.deepEqual(trashOf(p.a, 'backup'), { f: 'aaaa1' });
+      assert.deepEqual(trashOf(p.b, 'backup'), { g: 'bbbb2' });
+      const again = ok(await quickSync(p.a, p.b, ['--summary']));
+      assert.match(again.stdout, /Initiator has 0 updates\.\nTarget has 0 updates\./);
+    });
+
+    test('an edit that keeps the size and lands in the second the last run listed the file is seen (racily clean): the next run compares its content and copies it', async () => {
+      // osync's own MultipleConflictBackups test does this: rewrite a 7-byte file right after
+      // a sync. Here the first edit is made as the run starts listing, the second one later
+      // in that same second, so that both list alike; nothing else is different.
+      const p = pair();
+      writeTree(p.a, { FileA: 'FileA\n' }, { mtime: T0 });
+      writeTree(p.b, { FileB: 'FileB\n' }, { mtime: T0 });
+      const rsync = hookedRsync(p.root);
+      const env = { RSYNC_EXECUTABLE: rsync };
+      ok(await quickSync(p.a, p.b, [], env));
+      const fileA = path.join(p.b, 'FileA');
+      const fileB = path.join(p.a, 'FileB');
+      // Run 2 lists the target's FileA+ (and the initiator's FileB+), written that very second,
+      // and copies them over.
+      const hook = `[ -e ${p.root}/hooked ] || { printf 'FileA+\\n' > ${fileA}; printf 'FileB+\\n' > ${fileB}; : > ${p.root}/hooked; }`;
+      ok(await quickSync(p.a, p.b, [], { ...env, OSYNC_TEST_LISTING_HOOK: hook }));
+      assert.equal(fs.readFileSync(path.join(p.a, 'FileA'), 'utf8'), 'FileA+\n');
+      assert.equal(fs.readFileSync(path.join(p.b, 'FileB'), 'utf8'), 'FileB+\n');
+      // Then rewritten, same size, later in the same second: the listings cannot tell.
+      for (const [f, text] of [[fileA, 'FileA-\n'], [fileB, 'FileB-\n']]) {
+        const before = mtimeNs(f);
+        const second = before - (before % 1_000_000_000n);
+        fs.writeFileSync(f, text);
+        setMtimeNs(f, second + (before % 1_000_000_000n + 1_000_000_000n) / 2n);
+      }
+      const r = ok(await quickSync(p.a, p.b, ['--summary'], env));
+      assert.match(r.stdout, /Initiator has 1 updates\.\nTarget has 1 updates\./, explain(r));
+      const want = { FileA: 'FileA-\n', FileB: 'FileB-\n' };
+      assert.deepEqual(readTree(p.a), want);
+      assert.deepEqual(readTree(p.b), want);
+      // The version each edit replaced is kept.
+      assert.equal(trashOf(p.a, 'backup').FileA, 'FileA+\n');
+      assert.equal(trashOf(p.b, 'backup').FileB, 'FileB+\n');
+      const again = ok(await quickSync(p.a, p.b, ['--summary'], env));
+      assert.match(again.stdout, /Initiator has 0 updates\.\nTarget has 0 updates\./);
     });
   });
 }

@@ -468,10 +468,11 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   // Fast path for the common cron case: when both listings are byte-identical to the
   // ones recorded with the state, nothing changed and nothing is parsed.
   // (Not with CHECKSUM: content changes that keep size and mtime must be looked for.)
-  const known = bidirectional && !config.checksum ? { initiator: state.readDigest('initiator'), target: state.readDigest('target') } : {};
+  const header = bidirectional ? { initiator: state.readHeader('initiator'), target: state.readHeader('target') } : { initiator: null, target: null };
+  const known = bidirectional && !config.checksum ? { initiator: header.initiator?.digest, target: header.target?.digest } : {};
   // Files the last run marked racily clean may have changed without listing otherwise:
   // while there are any, the pair is compared path by path (they are few, and seldom).
-  const racyBefore = { initiator: state.readRacyCount('initiator'), target: state.readRacyCount('target') };
+  const racyBefore = { initiator: header.initiator?.racy ?? 0, target: header.target?.racy ?? 0 };
   // As soon as one listing shows a change, the state is read, while the
   // other listing may still run (a run with nothing to do never reads it).
   let early: BaseRead | undefined;

@@ -237,7 +237,7 @@ export class StateDir {
   }
 
   /** The first line of our metadata, if it is current (see metaHeader). */
-  private readHeader(side: Side): MetaHeader | null {
+  readHeader(side: Side): MetaHeader | null {
     try {
       const list = fs.statSync(this.name(side, 'tree-after', false));
       const fd = fs.openSync(this.metaFile(side, false), 'r');
@@ -258,10 +258,6 @@ export class StateDir {
     return this.readHeader(side)?.digest;
   }
 
-  /** How many files the base marks racily clean ("R "): their content is compared next run. */
-  readRacyCount(side: Side): number {
-    return this.readHeader(side)?.racy ?? 0;
-  }
 
   /** Write the after-list (osync's format) and then our metadata beside it, stamped
    *  with the list's size and mtime (if osync.sh rewrites the list, they no longer
@@ -435,7 +431,7 @@ const META_MAGIC = 'osync-ts-tree-meta 5';
 const META_MAGIC_4 = 'osync-ts-tree-meta 4';
 const RACY = 'R ';
 
-interface MetaHeader {
+export interface MetaHeader {
   /** The listing digest (the replica held exactly that listing), if one was stored. */
   digest?: string;
   /** Files marked racily clean. */

@@ -4,29 +4,48 @@
 import fs from 'node:fs';
 import type { Config } from './config/types.js';
 import type { Runner } from './proc/run.js';
-import { displayRoot, type Replica } from './replica.js';
+import { displayRoot, WORKDIR, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
 import { CREATE_LOCK_SH } from './state/lock.js';
 import { sweepStaleTempDirs } from './tmp.js';
 
 // $1 root  $2 workdir  $3 state dir  $4 create dirs (true|false)  $5 check space (true|false)
-// $6 rsync program that must exist on this host
+// $6 rsync program that must exist on this host  [$7 lock file  $8 this run's lock text]
 // Prints "fsid <df -P line>": the filesystem and mount point holding the root (its
 // identity for the deletion guard: a replica that is suddenly on another mount).
+// With $8: this run's lock on the initiator (taken first), found at the root or above
+// it, means the target is the initiator or lies inside it (the same host reached over
+// ssh, where paths cannot be compared from the initiator): "overlap same|inside <dir>".
 const CHECK_STEPS = `
-root=$1; work=$2; state=$3
+root=$1; work=$2; state=$3; made=
 command -v "$6" >/dev/null 2>&1 || { echo "no-rsync"; exit 3; }
 if [ ! -d "$root" ]; then
   [ "$4" = true ] || { echo "missing"; exit 3; }
   mkdir -p -- "$root" || { echo "cannot-create"; exit 3; }
-  echo "created"
+  made=1
 fi
+if [ -n "$8" ]; then
+  real=$(cd -- "$root" && pwd -P) || real=
+  d=$real
+  while [ -n "$d" ]; do
+    if [ -f "$d/${WORKDIR}/lock" ] && IFS= read -r l < "$d/${WORKDIR}/lock" && [ "$l" = "$8" ]; then
+      [ -n "$made" ] && rmdir -- "$root"
+      [ "$d" = "$real" ] && echo "overlap same $d" || echo "overlap inside $d"
+      exit 3
+    fi
+    [ "$d" = / ] && break
+    d=\${d%/*}; [ -n "$d" ] || d=/
+  done
+fi
+[ -n "$made" ] && echo "created"
 [ -w "$root" ] || { echo "not-writable"; exit 3; }
 if [ ! -d "$work" ]; then mkdir -p -- "$work" && echo "created-work"; fi
 mkdir -p -- "$state" "$work/tmp" || { echo "cannot-create-state"; exit 3; }
 # One df for both the filesystem identity (guard) and the free space.
 dfl=$(df -P -k -- "$root" 2>/dev/null | tail -n 1)
 if [ -n "$dfl" ]; then echo "fsid $dfl"; [ "$5" = true ] && echo "df $dfl"; fi
+# The host's clock: its files' mtimes are in its time (racily clean files, lib/state/files.ts).
+echo "clock $(date +%s)"
 `;
 const CHECK_SCRIPT = `${CHECK_STEPS}exit 0\n`;
 // The same with $7 lock file, $8 lock text: the lock created once the checks pass.
@@ -42,6 +61,8 @@ export interface ReplicaInfo {
   identity: string | null;
   /** The lock asked for with the check (`lock`) was created: this run holds it. */
   locked?: boolean;
+  /** Seconds the replica's host clock is ahead of this one's (0 for a local replica). */
+  clockOffset: number;
 }
 
 /** The identity in a check's "fsid <df -P line>" output line. */
@@ -69,18 +90,22 @@ export async function checkReplica(
   const script = lock ? CHECK_AND_LOCK_SCRIPT : CHECK_SCRIPT;
   const res = (!r.remote && checkLocally(args, opts.knownIdentity ?? null)) || (await runner.runScript(r, script, lock ? [...args, lock.file, lock.text] : args));
   const out = res.stdout.split('\n');
-  const ours = ['missing', 'not-writable', 'cannot-create', 'cannot-create-state', 'no-rsync'];
-  if (r.remote && res.exitCode !== 0 && !ours.includes(out[0])) {
+  const ours = ['missing', 'not-writable', 'cannot-create', 'cannot-create-state', 'no-rsync', 'overlap'];
+  if (r.remote && res.exitCode !== 0 && !ours.includes(out[0].split(' ')[0])) {
     const t = r.remote.target;
     throw new ReplicaError(`Cannot connect to remote system [${t.host}] port [${t.port}] as [${t.user}]: ${describeSshFailure(res.stderr)}`);
   }
   if (res.exitCode !== 0) {
-    const why = out[0];
+    const [why, how, ...dir] = out[0].split(' ');
     if (why === 'no-rsync') throw new ReplicaError(`rsync [${rsyncProgram}] was not found on the ${where} host of the ${r.side} replica.`);
     if (why === 'missing') throw new RootMissingError(`${cap(where)} replica path [${displayRoot(r)}] does not exist or is not writable and CREATE_DIRS is not allowed.`);
     if (why === 'not-writable') throw new ReplicaError(`${cap(where)} replica path [${displayRoot(r)}] is not writable.`);
     if (why === 'cannot-create') throw new ReplicaError(`Cannot create ${where} replica path [${displayRoot(r)}].`);
     if (why === 'cannot-create-state') throw new ReplicaError(`Cannot create ${where} replica state dir [${r.stateDir}].`);
+    if (why === 'overlap') {
+      const what = how === 'same' ? 'is the initiator replica itself' : 'lies inside the initiator replica';
+      throw new ReplicaError(`Target replica [${displayRoot(r)}] ${what} (its host shows this run's initiator lock in [${dir.join(' ')}/]): a replica cannot hold the other.`);
+    }
     throw new ReplicaError(`Cannot check ${where} ${r.side} replica [${displayRoot(r)}]: ${res.stderr.trim().split('\n')[0] || `exit ${res.exitCode}`}`);
   }
   if (out.includes('created')) log.notice(`Created ${where} replica path [${displayRoot(r)}]`);
@@ -93,7 +118,9 @@ export async function checkReplica(
       log.warn(`There is not enough free space on ${where} replica [${displayRoot(r)}] (${free} KB).`);
     }
   }
-  return { identity: parseIdentity(out.find((l) => l.startsWith('fsid '))), locked: !!lock && out.includes('locked') };
+  const clock = Number(out.find((l) => l.startsWith('clock '))?.slice(6));
+  const clockOffset = r.remote && Number.isInteger(clock) && clock > 0 ? clock - Math.round(Date.now() / 1000) : 0;
+  return { identity: parseIdentity(out.find((l) => l.startsWith('fsid '))), locked: !!lock && out.includes('locked'), clockOffset };
 }
 
 /**

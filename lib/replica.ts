@@ -1,6 +1,7 @@
 // Where a replica lives: a local directory, or a directory on a host reached over
 // ssh. Callers pass a Replica around and never branch on local versus remote;
 // only lib/proc knows how to reach it.
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Config, Side } from './config/types.js';
@@ -116,4 +117,55 @@ export function replicaLocation(r: Replica): string {
 /** How a replica is named in log lines: its root with a trailing slash, as osync. */
 export function displayRoot(r: Replica): string {
   return `${r.root}/`;
+}
+
+/** The real path of `p`, symlinks and `..` resolved; for a path that does not exist yet
+ *  (CREATE_DIRS makes it), its nearest existing parent's real path and the rest. */
+function realPathOf(p: string): string {
+  const rest: string[] = [];
+  for (let dir = path.resolve(p); ; dir = path.dirname(dir)) {
+    try {
+      return path.join(fs.realpathSync(dir), ...rest.reverse());
+    } catch {
+      if (dir === path.dirname(dir)) return path.resolve(p);
+      rest.push(path.basename(dir));
+    }
+  }
+}
+
+/** Why two local replicas cannot be synced: the same directory (reached through a
+ *  symlink or `..`), or one inside the other (each run would copy the inner one into
+ *  itself one level deeper). null when they are apart, or the target is remote (its
+ *  check looks for this run's lock above it, see lib/replica-check.ts). */
+export function replicasOverlap(replicas: Record<Side, Replica>): string | null {
+  const { initiator, target } = replicas;
+  if (initiator.remote || target.remote) return null;
+  const real = { initiator: realPathOf(initiator.root), target: realPathOf(target.root) };
+  if (real.initiator === real.target) return `Initiator and target replicas [${displayRoot(initiator)}] and [${displayRoot(target)}] are the same directory [${real.initiator}/].`;
+  for (const [inner, outer] of [[target, initiator], [initiator, target]]) {
+    const [a, b] = [real[inner.side], real[outer.side]];
+    if (!a.startsWith(b === '/' ? '/' : `${b}/`)) continue;
+    const via = a === inner.root && b === outer.root ? '' : ` (real paths [${a}/] and [${b}/])`;
+    return `${cap(inner.side)} replica [${displayRoot(inner)}] lies inside ${outer.side} replica [${displayRoot(outer)}]${via}: a replica cannot hold the other.`;
+  }
+  return null;
+}
+
+/** For a remote target on this very host: the directory above the initiator that holds
+ *  the lock this run has just taken on the target (the initiator lies inside the target),
+ *  or null. */
+export function ownLockAbove(initiator: Replica, lockText: string): string | null {
+  for (let dir = realPathOf(initiator.root); dir !== path.dirname(dir); ) {
+    dir = path.dirname(dir);
+    try {
+      if (fs.readFileSync(path.join(dir, WORKDIR, 'lock'), 'utf8').replace(/\n+$/, '') === lockText) return dir;
+    } catch {
+      /* no lock there */
+    }
+  }
+  return null;
+}
+
+function cap(s: string): string {
+  return s[0].toUpperCase() + s.slice(1);
 }

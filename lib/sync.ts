@@ -4,20 +4,21 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Config, RunFlags, Side } from './config/types.js';
-import { ListingError, listReplica } from './detect/list.js';
+import { ListingError, listReplica, unlistedPaths } from './detect/list.js';
 import { displayPath, parseItemLines, type Listing } from './detect/parse-listing.js';
 import { splitUnchanged, type Split } from './detect/unchanged.js';
 import { applyDeletions, applyTransfers } from './apply/apply.js';
 import { applyAttributeChanges, findAttributeChanges } from './apply/attributes.js';
-import { expectedAfter, planSync, type Action, type BaseListing, type Plan, type PlanInput } from './plan/plan.js';
+import { contentConflicts, contentSuspects, expectedAfter, keptRacy, planSync, type Action, type BaseListing, type Plan, type PlanInput } from './plan/plan.js';
+import { differingContent, newerSides } from './detect/content.js';
 import type { Runner } from './proc/run.js';
 import { checkLocalTools, pingHosts } from './connectivity.js';
 import { checkReplica, cleanupOld, ReplicaError, RootMissingError, type ReplicaInfo } from './replica-check.js';
 import { checkGuards, checkVanishedRoots, refusalAdvice, type GuardVerdict } from './plan/guards.js';
-import { displayRoot, replicaLocation, type Replica } from './replica.js';
+import { displayRoot, ownLockAbove, replicaLocation, replicasOverlap, type Replica } from './replica.js';
 import type { Logger } from './report/log.js';
 import { summaryLines, changeCounts } from './report/summary.js';
-import { parseBaseLines, StateDir, writeAtomic, type Step } from './state/files.js';
+import { parseBaseLines, StateDir, writeAtomic, type RacyWindow, type Step } from './state/files.js';
 import type { Phase, PhaseView } from './ui/phases.js';
 import { testPoint } from './testpoint.js';
 import { decideLock, lockPath, lockText, pidAlive, readLock, releaseLock, writeLock, type LockOwner } from './state/lock.js';
@@ -71,21 +72,26 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
     const odd = new StateDir(replicas.initiator.stateDir, config.instanceId, false).notAFile();
     if (odd) throw new SyncAbort(`State file [${odd}] is not a regular file; move it out of the way. Nothing was changed.`);
     phase(ctx, 'check');
+    const overlap = replicasOverlap(replicas);
+    if (overlap) throw new ReplicaError(overlap);
     checkLocalTools(config, replicas.target);
     await pingHosts(runner, log, config, replicas.target);
     // A remote target is checked and locked in one ssh session, once the initiator is locked.
     const lockWithCheck = !flags.noLocks && !flags.forceUnlock && !!replicas.target.remote && !replicas.initiator.remote;
-    const identities = await checkReplicas(ctx, lockWithCheck ? { me, held } : null);
+    const { identities, clockOffset } = await checkReplicas(ctx, lockWithCheck ? { me, held } : null);
     if (!lockWithCheck) phase(ctx, 'lock');
     if (!flags.noLocks) await takeLocks(ctx, me, held);
+    // A remote target on this same host that holds the initiator: its lock is above it.
+    const lockedAbove = held.includes(replicas.target) && replicas.target.remote ? ownLockAbove(replicas.initiator, lockText(me)) : null;
+    if (lockedAbove) throw new ReplicaError(`Initiator replica [${displayRoot(replicas.initiator)}] lies inside the target replica (this run's target lock is in [${lockedAbove}/]): a replica cannot hold the other.`);
     state = new StateDir(replicas.initiator.stateDir, config.instanceId, flags.dry);
     state.ensure();
     if (!flags.dry) state.removeLeftovers();
     if (flags.initialize) {
-      await initialize(ctx, state, identities);
+      await initialize(ctx, state, identities, clockOffset);
       return {};
     }
-    const outcome = await synchronize(ctx, state, identities);
+    const outcome = await synchronize(ctx, state, identities, clockOffset);
     phase(ctx, 'cleanup');
     if (!log.errored) await cleanupOld(runner, log, config, SIDES.map((s) => replicas[s]), flags.dry, state.cleanupStampFile());
     return outcome;
@@ -123,12 +129,16 @@ export async function runSync(ctx: SyncContext): Promise<SyncOutcome> {
   }
 }
 
-/** Replica checks, both at once; the identity (filesystem and mount) of each root.
+/** Replica checks, both at once; the identity (filesystem and mount) of each root, and
+ *  how far each replica's host clock is ahead of this one.
  *  A root that vanished although the last run recorded content there is not recreated
  *  by CREATE_DIRS (an unmounted disk would become an empty replica): the guard refuses.
  *  With `lockWith` (a remote target): the initiator is checked and locked first, then the
  *  target's check also creates its lock, in the same ssh session (takeLocks' order kept). */
-async function checkReplicas(ctx: SyncContext, lockWith: { me: LockOwner; held: Replica[] } | null): Promise<Record<Side, string | null>> {
+async function checkReplicas(
+  ctx: SyncContext,
+  lockWith: { me: LockOwner; held: Replica[] } | null,
+): Promise<{ identities: Record<Side, string | null>; clockOffset: Record<Side, number> }> {
   const { runner, log, config, flags, replicas } = ctx;
   const early = new StateDir(replicas.initiator.stateDir, config.instanceId, false);
   const recorded = (s: Side) => early.readList(early.name(s, 'tree-after'))?.length ?? 0;
@@ -156,7 +166,10 @@ async function checkReplicas(ctx: SyncContext, lockWith: { me: LockOwner; held: 
     const roots = { initiator: displayRoot(replicas.initiator), target: displayRoot(replicas.target) };
     enforceGuard(ctx, checkVanishedRoots(vanished, { initiator: recorded('initiator'), target: recorded('target') }, roots, !!flags.force));
   }
-  return { initiator: infos[0]?.identity ?? null, target: infos[1]?.identity ?? null };
+  return {
+    identities: { initiator: infos[0]?.identity ?? null, target: infos[1]?.identity ?? null },
+    clockOffset: { initiator: infos[0]?.clockOffset ?? 0, target: infos[1]?.clockOffset ?? 0 },
+  };
 }
 
 /** Content and times of state files (null: absent), to put back after a refusal. */
@@ -278,6 +291,10 @@ interface Listed {
   asBefore: Record<Side, boolean>;
   /** A replica's listing lines, read when asked (one listed as before usually is not). */
   lines(side: Side): string[];
+  /** Paths each listing could not see into (rsync's exit 23), see PlanInput. */
+  unlisted: Record<Side, string[]>;
+  /** When each replica was listed, in its own clock: its racily clean files (see RacyWindow). */
+  window: Record<Side, RacyWindow>;
   /** Digest of each listing, when it can stand for the replica (complete listing). */
   digests: Partial<Record<Side, string>>;
   /** Remove the listings' temporary files (lines() no longer possible). */
@@ -286,15 +303,21 @@ interface Listed {
 
 /** List both replicas at once. With `known` digests (stored with the state), an
  *  unchanged listing is recognised without reading, splitting or parsing it. */
-async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> = {}, onChange?: () => void): Promise<Listed> {
+async function listBoth(ctx: SyncContext, clockOffset: Record<Side, number>, known: Partial<Record<Side, string>> = {}, onChange?: () => void): Promise<Listed> {
   const { runner, log, config, replicas } = ctx;
   phase(ctx, 'list');
+  const started = Date.now();
+  const window = {} as Record<Side, RacyWindow>;
   const settled = await Promise.allSettled(
     SIDES.map((side) => {
       log.notice(`Creating ${side} replica file list [${displayRoot(replicas[side])}].`);
       // The first listing that shows a change calls onChange while the other may still run.
       const onListed = ctx.view?.progress && ((n: number) => ctx.view!.progress!.listed(side, n));
       return listReplica(runner, config, replicas[side], known[side], onListed).then((res) => {
+        // A second more each way for a remote clock (its offset is known to the second).
+        const off = clockOffset[side];
+        const margin = replicas[side].remote ? 2 : 1;
+        window[side] = { from: Math.floor(started / 1000) + off - margin, to: Math.ceil(Date.now() / 1000) + off + margin };
         try {
           if (!res.unchanged) onChange?.();
         } catch {
@@ -310,11 +333,22 @@ async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> =
   };
   try {
     for (const x of settled) if (x.status === 'rejected') throw x.reason;
+    const unlisted: Record<Side, string[]> = { initiator: [], target: [] };
     SIDES.forEach((side, i) => {
       const res = results[i];
       const r = replicas[side];
       if (res.exitCode === 23) {
-        log.error(`Some files could not be listed in ${side} replica [${displayRoot(r)}]. Check for failing symlinks. ${res.stderr.trim().split('\n')[0] ?? ''}`);
+        // What could not be listed is not gone: nothing at or below it is touched (a warning).
+        const found = unlistedPaths(res.stderr, r.root);
+        const why = found.paths.get('');
+        if (why !== undefined) throw new SyncAbort(`Cannot list the ${side} replica [${displayRoot(r)}]: ${why}.`);
+        for (const [p, reason] of found.paths) {
+          log.warn(`Cannot list [${displayPath(p)}] in ${side} replica (${reason}): nothing at or below it is synced or deleted on either replica this run.`);
+        }
+        unlisted[side] = [...found.paths.keys()];
+        if (found.unknown.length || !found.paths.size) {
+          log.error(`Some files could not be listed in ${side} replica [${displayRoot(r)}]. Check for failing symlinks. ${found.unknown[0] ?? ''}`);
+        }
       } else if (res.exitCode !== 0 && res.exitCode !== 24) {
         throw new ListingError(r, res.exitCode, res.stderr);
       }
@@ -327,6 +361,8 @@ async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> =
     return {
       unchanged: asBefore(0) && asBefore(1),
       asBefore: { initiator: asBefore(0), target: asBefore(1) },
+      unlisted,
+      window,
       lines: (side) => results[SIDES.indexOf(side)].read().toString('latin1').split('\n'),
       digests,
       done,
@@ -340,6 +376,8 @@ async function listBoth(ctx: SyncContext, known: Partial<Record<Side, string>> =
 interface Detected {
   now: Record<Side, Listing>;
   base: Record<Side, BaseListing | null>;
+  /** The base's files marked racily clean, per side (see PlanInput). */
+  racy: Record<Side, Set<string>>;
   /** Lines listed unchanged on both replicas, left out of `now` and `base`. */
   same: Split['same'];
 }
@@ -352,31 +390,35 @@ type BaseRead = ReturnType<StateDir['readBothBaseLines']>;
 function detect(ctx: SyncContext, state: StateDir, listed: Listed, early?: BaseRead): Detected {
   const { config } = ctx;
   const none: Split['same'] = { lines: [], paths: [], files: 0 };
+  const racy = { initiator: new Set<string>(), target: new Set<string>() };
   const parseBoth = () => ({ initiator: parseItemLines(listed.lines('initiator')), target: parseItemLines(listed.lines('target')) });
   if (config.syncType !== 'bidirectional') {
-    return { now: parseBoth(), base: { initiator: null, target: null }, same: none };
+    return { now: parseBoth(), base: { initiator: null, target: null }, racy, same: none };
   }
   const { lines: baseLines, initiatorPaths } = early ?? state.readBothBaseLines();
   // CHECKSUM looks at content that keeps size and mtime: every path goes to the planner.
   if (config.checksum || !baseLines.initiator || !baseLines.target) {
-    const baseOf = (s: Side) => (baseLines[s] ? parseBaseLines(baseLines[s]!) : state.readBase(s));
+    const baseOf = (s: Side) => (baseLines[s] ? parseBaseLines(baseLines[s]!, racy[s]) : state.readBase(s));
     const base = { initiator: baseOf('initiator'), target: baseOf('target') };
     // (Without CHECKSUM, a replica can list as before while the other's state lacks our
     // metadata: its listing was not kept, its state's lines are what it listed.)
     const nowOf = (s: Side) => (listed.asBefore[s] && baseLines[s] ? listedEntries(base[s]!) : parseItemLines(listed.lines(s)));
-    return { now: { initiator: nowOf('initiator'), target: nowOf('target') }, base, same: none };
+    return { now: { initiator: nowOf('initiator'), target: nowOf('target') }, base, racy, same: none };
   }
   // A replica listed as before (the other changed) is not even read: its lines are its state's.
   const now = (s: Side) => (listed.asBefore[s] ? null : listed.lines(s));
   const split = splitUnchanged({ now: { initiator: now('initiator'), target: now('target') }, base: { initiator: baseLines.initiator, target: baseLines.target }, basePaths: initiatorPaths });
-  const baseI = parseBaseLines(split.rest.base.initiator);
+  const baseI = parseBaseLines(split.rest.base.initiator, racy.initiator);
   // The same state on both sides (after a settled run) is parsed once; the planner only reads it.
-  const baseT = split.rest.base.target === split.rest.base.initiator ? baseI : parseBaseLines(split.rest.base.target);
+  const sameState = split.rest.base.target === split.rest.base.initiator;
+  const baseT = sameState ? baseI : parseBaseLines(split.rest.base.target, racy.target);
+  if (sameState) racy.target = racy.initiator;
   // A replica listed as its state: its rest entries are its rest state's, already parsed.
   const nowOf = (s: Side, base: BaseListing) => (split.rest.now[s] === split.rest.base[s] ? listedEntries(base) : parseItemLines(split.rest.now[s]));
   return {
     now: { initiator: nowOf('initiator', baseI), target: nowOf('target', baseT) },
     base: { initiator: baseI, target: baseT },
+    racy,
     same: split.same,
   };
 }
@@ -388,12 +430,12 @@ function listedEntries(base: BaseListing): Listing {
   return out;
 }
 
-async function initialize(ctx: SyncContext, state: StateDir, identities: Record<Side, string | null>): Promise<void> {
+async function initialize(ctx: SyncContext, state: StateDir, identities: Record<Side, string | null>, clockOffset: Record<Side, number>): Promise<void> {
   ctx.log.notice('Initializing initiator and target file lists.');
-  const listed = await listBoth(ctx);
+  const listed = await listBoth(ctx, clockOffset);
   try {
     if (ctx.flags.dry) return;
-    for (const s of SIDES) state.writeAfter(s, parseItemLines(listed.lines(s)));
+    for (const s of SIDES) state.writeAfter(s, parseItemLines(listed.lines(s)), '-', undefined, listed.window[s]);
   } finally {
     listed.done();
   }
@@ -424,7 +466,7 @@ function mark(state: StateDir, step: Step): void {
   for (const s of SIDES) state.writeMarker(s, step);
 }
 
-async function synchronize(ctx: SyncContext, state: StateDir, identities: Record<Side, string | null>): Promise<SyncOutcome> {
+async function synchronize(ctx: SyncContext, state: StateDir, identities: Record<Side, string | null>, clockOffset: Record<Side, number>): Promise<SyncOutcome> {
   const { config, flags, log, runner, replicas } = ctx;
   log.notice('Starting synchronization task.');
   const bidirectional = config.syncType === 'bidirectional';
@@ -437,19 +479,23 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   // Fast path for the common cron case: when both listings are byte-identical to the
   // ones recorded with the state, nothing changed and nothing is parsed.
   // (Not with CHECKSUM: content changes that keep size and mtime must be looked for.)
-  const known = bidirectional && !config.checksum ? { initiator: state.readDigest('initiator'), target: state.readDigest('target') } : {};
+  const header = bidirectional ? { initiator: state.readHeader('initiator'), target: state.readHeader('target') } : { initiator: null, target: null };
+  const known = bidirectional && !config.checksum ? { initiator: header.initiator?.digest, target: header.target?.digest } : {};
+  // Files the last run marked racily clean may have changed without listing otherwise:
+  // while there are any, the pair is compared path by path (they are few, and seldom).
+  const racyBefore = { initiator: header.initiator?.racy ?? 0, target: header.target?.racy ?? 0 };
   // As soon as one listing shows a change, the state is read, while the
   // other listing may still run (a run with nothing to do never reads it).
   let early: BaseRead | undefined;
   const readEarly = bidirectional && !config.checksum ? () => void (early ??= state.readBothBaseLines()) : undefined;
-  const listed = await listBoth(ctx, known, readEarly);
-  const unchanged = listed.unchanged;
+  const listed = await listBoth(ctx, clockOffset, known, readEarly);
+  const unchanged = listed.unchanged && !racyBefore.initiator && !racyBefore.target;
   if (unchanged) log.verbose('Both replicas list exactly as the last run left them: nothing changed.');
   else for (const s of SIDES) if (listed.asBefore[s]) log.verbose(`The ${s} replica lists exactly as the last run left it: only the other one changed.`);
   let detected: Detected;
   try {
     detected = unchanged
-      ? { now: { initiator: new Map(), target: new Map() }, base: { initiator: null, target: null }, same: { lines: [], paths: [], files: 0 } }
+      ? { now: { initiator: new Map(), target: new Map() }, base: { initiator: null, target: null }, racy: { initiator: new Set(), target: new Set() }, same: { lines: [], paths: [], files: 0 } }
       : detect(ctx, state, listed, early);
   } finally {
     listed.done();
@@ -461,6 +507,8 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   const input: PlanInput = {
     base,
     now,
+    unlisted: listed.unlisted,
+    racy: detected.racy,
     policy: {
       prevalence: config.conflictPrevalance,
       skipDeletion: config.skipDeletion,
@@ -474,6 +522,7 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   };
   phase(ctx, 'plan');
   for (const s of SIDES) if (bidirectional) log.notice(`Creating ${s} replica deleted file list.`);
+  if (!unchanged) await compareContent(ctx, input);
   const plan: Plan = unchanged ? { actions: [], conflicts: [], deletedOn: { initiator: [], target: [] }, settled: true } : planSync(input);
   const guard = checkGuards({
     plan,
@@ -538,14 +587,18 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
     const after = expectedAfter(input, plan.actions, notDone);
     // A replica that no action touched holds what it listed: its listing's digest goes
     // with its state, and the next run need not even read it if it lists the same again.
-    const touched = (s: Side) => notDone.size > 0 || plan.actions.some((a) => (a.kind === 'copy' && a.to === s) || (a.kind === 'delete' && a.on === s));
+    // (Not where the state keeps the base for what was not done or not seen.)
+    const blind = SIDES.some((s) => listed.unlisted[s].length > 0);
+    const touched = (s: Side) => notDone.size > 0 || blind || plan.actions.some((a) => (a.kind === 'copy' && a.to === s) || (a.kind === 'delete' && a.on === s));
     const digest = (s: Side) => (touched(s) ? '-' : listed.digests[s] ?? '-');
-    return { after, digests: { initiator: digest('initiator'), target: digest('target') } };
+    const keep = keptRacy(input, notDone);
+    const racy = (s: Side) => ({ ...listed.window[s], keep: keep[s] });
+    return { after, digests: { initiator: digest('initiator'), target: digest('target') }, racy: { initiator: racy('initiator'), target: racy('target') } };
   };
   const writesAfter = !flags.dry && bidirectional && !plan.settled;
   if (writesAfter) {
-    const { after, digests } = afterState(new Set());
-    state.stageAfter(after, digests, same);
+    const { after, digests, racy } = afterState(new Set());
+    state.stageAfter(after, digests, same, racy);
   }
 
   // osync's resume marker for "changes being applied": a resumed osync.sh redoes its
@@ -580,7 +633,10 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
   if (!flags.dry && bidirectional && plan.settled && !unchanged) {
     // Nothing changed since the base: record the listings' digests beside it, so that
     // the next run recognises an unchanged pair of replicas without parsing them.
-    for (const s of SIDES) if (listed.digests[s] && listed.digests[s] !== known[s]) state.writeAfter(s, now[s], listed.digests[s], same);
+    // So is a state that marked files racily clean: this run's listing times mark them again.
+    for (const s of SIDES) {
+      if (listed.digests[s] && (listed.digests[s] !== known[s] || racyBefore[s])) state.writeAfter(s, now[s], listed.digests[s], same, listed.window[s]);
+    }
   }
   // Nothing changed anywhere: the base on disk already says what the replicas hold.
   if (writesAfter) {
@@ -590,10 +646,10 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
     if (!notDone.size) await state.commitStaged(() => testPoint('commit-half'));
     else {
       await state.discardStaged();
-      const { after, digests } = afterState(notDone);
-      state.writeAfter('initiator', after.initiator, digests.initiator, same);
+      const { after, digests, racy } = afterState(notDone);
+      state.writeAfter('initiator', after.initiator, digests.initiator, same, racy.initiator);
       testPoint('commit-half');
-      state.writeAfter('target', after.target, digests.target, same);
+      state.writeAfter('target', after.target, digests.target, same, racy.target);
     }
   }
   stopIfAsked(ctx);
@@ -613,6 +669,19 @@ async function synchronize(ctx: SyncContext, state: StateDir, identities: Record
       `target ${c.target.created} created, ${c.target.updated} updated, ${c.target.deleted} deleted; ${plan.conflicts.length} conflict(s).`,
   );
   return { plan, failed, guard };
+}
+
+/** Files that list alike on both replicas but may differ (lib/plan/plan.ts contentSuspects):
+ *  their content is compared, and for those changed on both sides, their finer mtimes
+ *  read; the answers go into the planner's input. */
+async function compareContent(ctx: SyncContext, input: PlanInput): Promise<void> {
+  const { runner, log, config, replicas } = ctx;
+  const suspects = contentSuspects(input);
+  if (!suspects.length) return;
+  log.verbose(`Comparing the content of ${suspects.length} file(s) that list alike on both replicas but may have changed since the last run.`);
+  input.contentDiffers = await differingContent(runner, log, config, replicas, suspects);
+  for (const p of input.contentDiffers) log.verbose(`[${displayPath(p)}] lists alike on both replicas but its content differs.`);
+  input.newer = await newerSides(runner, replicas, contentConflicts(input));
 }
 
 function logPlan(ctx: SyncContext, plan: Plan): void {

@@ -10,6 +10,11 @@
 //   (c) expectedAfter() describes the replicas exactly;
 //   (d) planning again right away finds nothing to do.
 // With random failures injected, one more clean sync restores (a)–(d).
+// Content is modelled apart from size and mtime: a "stealth" edit changes a file's content
+// but neither its size nor its mtime (to the second), where a real one can: in the second
+// the last sync listed it (a racily clean file), or on top of an edit since then. The
+// sync answers the planner's content questions (contentSuspects) from the model, as rsync
+// --checksum would, and (a) and (b) also hold for content.
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -19,7 +24,9 @@ import { splitUnchanged } from '../lib/detect/unchanged.js';
 import { byBytes, metaLine, parseBaseLines } from '../lib/state/files.js';
 import {
   ancestors,
+  contentSuspects,
   expectedAfter,
+  keptRacy,
   planSync,
   type Action,
   type BaseListing,
@@ -35,9 +42,17 @@ const TARGETS = ['a', 'x -> y', '../up', 'a b/a'];
 
 type Replica = Map<string, Entry>;
 interface Bagged { side: Side; path: string; entry: Entry; action: Action }
+/** A file's content beyond its size and mtime (a stealth edit's number); none: the first. */
+const contentOf = (e: Entry | null | undefined) => (e as { content?: number } | null | undefined)?.content ?? 0;
 interface World {
   r: Record<Side, Replica>;
   base: Record<Side, BaseListing | null>;
+  /** Files the last sync wrote or listed recently (mtime after the sync before it): racily clean. */
+  racy: Record<Side, Set<string>>;
+  /** The clock at the last sync. */
+  synced: number;
+  /** Bases written by osync.sh (paths only): nothing can tell a stealth edit, none is made. */
+  noStealth?: boolean;
   clock: number;
   trash: Bagged[];
   backup: Bagged[];
@@ -54,7 +69,8 @@ type Op =
   | { op: 'delete'; path: string }
   | { op: 'chmod'; path: string; mode: number }
   | { op: 'rename'; path: string; to: string }
-  | { op: 'retype'; path: string; kind: 'f' | 'd' | 'l' | 's'; size: number; target: number };
+  | { op: 'retype'; path: string; kind: 'f' | 'd' | 'l' | 's'; size: number; target: number }
+  | { op: 'stealth'; path: string };
 
 const pathArb = fc.array(fc.integer({ min: 0, max: NAMES.length - 1 }), { minLength: 1, maxLength: 3 }).map((ix) => ix.map((i) => NAMES[i]).join('/'));
 const kindArb = fc.constantFrom<'f' | 'd' | 'l' | 's'>('f', 'f', 'd', 'd', 'l', 's');
@@ -66,6 +82,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 2, arbitrary: fc.record({ op: fc.constant('chmod' as const), path: pathArb, mode: fc.nat(2) }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('rename' as const), path: pathArb, to: pathArb }) },
   { weight: 2, arbitrary: fc.record({ op: fc.constant('retype' as const), path: pathArb, kind: kindArb, size: sizeArb, target: fc.nat(TARGETS.length - 1) }) },
+  { weight: 2, arbitrary: fc.record({ op: fc.constant('stealth' as const), path: pathArb }) },
 );
 
 type Step = { side: Side; op: Op } | { sync: true; failSeed: number | null };
@@ -133,6 +150,18 @@ function userOp(w: World, side: Side, o: Op): void {
       r.set(o.path, makeEntry(w, o.kind, o.size, false, o.target));
       return;
     }
+    case 'stealth': {
+      // Only where a real edit can keep size and mtime: on top of an edit since the last sync
+      // (new or listed otherwise), or in the second the last sync listed the file (racily clean).
+      const base = w.base[side];
+      if (w.noStealth || cur?.type !== 'f' || !base) return;
+      const before = base.get(o.path);
+      if (before === null) return;
+      const unchanged = before?.type === 'f' && before.size === cur.size && before.mtime === cur.mtime;
+      if (unchanged && !w.racy[side].has(o.path)) return;
+      r.set(o.path, { ...cur, content: ++w.clock } as Entry);
+      return;
+    }
   }
 }
 
@@ -183,8 +212,13 @@ function apply(w: World, actions: Action[], failed: Set<Action>): void {
         // attributes only
       } else if (old.type === 'd') {
         removeInto(w, w.backup, a.to, a.path, a); // --force --backup
-      } else if (!(old.type === 'f' && src.type === 'f' && old.size === src.size && old.mtime === src.mtime)) {
-        // (a file that passes rsync's quick check is not transferred, only its attributes)
+      } else if (!a.listedAlike && old.type === 'f' && src.type === 'f' && old.size === src.size && old.mtime === src.mtime) {
+        // A file that passes rsync's quick check is not transferred, only its attributes.
+        if (contentOf(old) !== contentOf(src)) {
+          dest.set(a.path, { ...src, content: contentOf(old) } as Entry);
+          continue;
+        }
+      } else {
         w.backup.push({ side: a.to, path: a.path, entry: old, action: a });
       }
     }
@@ -195,15 +229,17 @@ function apply(w: World, actions: Action[], failed: Set<Action>): void {
 // ---------------------------------------------------------------------------
 // Invariants.
 
+const version = (p: string, e: Entry) => `${p}|${e.size}|${e.mtime}|${contentOf(e)}`;
+
 function fileVersions(w: World): Set<string> {
   const out = new Set<string>();
-  for (const s of SIDES) for (const [p, e] of w.r[s]) if (e.type === 'f') out.add(`${p}|${e.size}|${e.mtime}`);
+  for (const s of SIDES) for (const [p, e] of w.r[s]) if (e.type === 'f') out.add(version(p, e));
   return out;
 }
 
 function versionsAnywhere(w: World): Set<string> {
   const out = fileVersions(w);
-  for (const b of [...w.trash, ...w.backup]) if (b.entry.type === 'f') out.add(`${b.path}|${b.entry.size}|${b.entry.mtime}`);
+  for (const b of [...w.trash, ...w.backup]) if (b.entry.type === 'f') out.add(version(b.path, b.entry));
   return out;
 }
 
@@ -216,7 +252,7 @@ function describeEntry(e: Entry | null | undefined, policy: PlanPolicy): string 
 }
 
 function assertEqualReplicas(w: World, policy: PlanPolicy, ctx: string): void {
-  const view = (s: Side) => new Map([...w.r[s]].map(([p, e]) => [p, describeEntry(e, policy)]));
+  const view = (s: Side) => new Map([...w.r[s]].map(([p, e]) => [p, `${describeEntry(e, policy)} #${contentOf(e)}`]));
   assert.deepEqual(view('target'), view('initiator'), `${ctx}: replicas differ`);
 }
 
@@ -231,7 +267,7 @@ function runSync(w: World, policy: PlanPolicy, failSeed: number | null): SyncRes
   const trashFrom = w.trash.length;
   const backupFrom = w.backup.length;
   const anomaliesFrom = w.anomalies.length;
-  const input: PlanInput = { base: w.base, now: { initiator: new Map(w.r.initiator), target: new Map(w.r.target) }, policy };
+  const input = planInput(w, policy);
   const plan = planSync(input);
   checkSplitPlansTheSame(input);
   const failed = new Set<Action>();
@@ -278,6 +314,7 @@ function runSync(w: World, policy: PlanPolicy, failSeed: number | null): SyncRes
       if (i?.type !== 'f' || t?.type !== 'f') continue;
       const winner = i.mtime === t.mtime ? input.now[policy.prevalence].get(c)! : i.mtime > t.mtime ? i : t;
       for (const s of SIDES) assert.equal(describeEntry(w.r[s].get(c), policy), describeEntry(winner, policy), `conflict winner at ${s}:${c}; ${ctx}`);
+      for (const s of SIDES) assert.equal(contentOf(w.r[s].get(c)), contentOf(winner), `conflict winner's content at ${s}:${c}; ${ctx}`);
     }
     // (a)
     assertEqualReplicas(w, policy, ctx);
@@ -285,9 +322,14 @@ function runSync(w: World, policy: PlanPolicy, failSeed: number | null): SyncRes
     for (const s of SIDES) assert.deepEqual(sortedObj(after[s]), sortedObj(w.r[s]), `(c) expectedAfter(${s}) differs from the replica; ${ctx}`);
   }
   w.base = after;
+  // Racily clean now: the files this sync leaves with an mtime after the sync before it, and
+  // those it keeps as the base had them (lib/sync.ts marks them so too).
+  const kept = keptRacy(input, failed);
+  for (const s of SIDES) w.racy[s] = new Set([...[...after[s]].filter(([, e]) => e?.type === 'f' && e.mtime > w.synced).map(([p]) => p), ...kept[s]]);
+  w.synced = w.clock;
   if (failed.size === 0) {
     // (d)
-    const again = planSync({ base: w.base, now: { initiator: new Map(w.r.initiator), target: new Map(w.r.target) }, policy });
+    const again = planSync(planInput(w, policy));
     const left = again.actions.filter((a) => !(policy.checksum && a.reason === 'checksum'));
     assert.deepEqual(left, [], `(d) second sync still has work; ${ctx}`);
   }
@@ -348,8 +390,24 @@ function checkSplit(input: PlanInput, whole: PlanInput, split: ReturnType<typeof
   }
 }
 
+/** The planner's input for a sync now, its content questions answered from the model. */
+function planInput(w: World, policy: PlanPolicy): PlanInput {
+  const input: PlanInput = { base: w.base, now: { initiator: new Map(w.r.initiator), target: new Map(w.r.target) }, policy, racy: w.racy };
+  const differs = contentSuspects(input).filter((p) => contentOf(input.now.initiator.get(p)) !== contentOf(input.now.target.get(p)));
+  return { ...input, contentDiffers: new Set(differs) };
+}
+
 function newWorld(): World {
-  return { r: { initiator: new Map(), target: new Map() }, base: { initiator: null, target: null }, clock: 2000, trash: [], backup: [], anomalies: [] };
+  return {
+    r: { initiator: new Map(), target: new Map() },
+    base: { initiator: null, target: null },
+    racy: { initiator: new Set(), target: new Set() },
+    synced: 2000,
+    clock: 2000,
+    trash: [],
+    backup: [],
+    anomalies: [],
+  };
 }
 
 /** The base as osync.sh would have left it: paths only. */
@@ -359,6 +417,8 @@ function pathsOnly(base: BaseListing | null): BaseListing | null {
 
 function runHistory(steps: Step[], policy: PlanPolicy, initial?: Op[][], osyncBase = false): void {
   const w = newWorld();
+  // CHECKSUM compares every file's content in the transfers anyway (not modelled here).
+  w.noStealth = osyncBase || policy.checksum;
   // Optionally start from two different populated replicas (first run = union).
   if (initial) initial.forEach((ops, i) => ops.forEach((o) => userOp(w, SIDES[i], o)));
   let pendingFailure = false;
@@ -417,6 +477,12 @@ describe('planner properties (two in-memory replicas, random histories)', () => 
       ),
       { numRuns: NUM_RUNS, includeErrorInReport: true },
     );
+  });
+
+  test('a stealth edit whose copy fails is still compared by the next run (found by the properties above)', () => {
+    const create: Op = { op: 'create', path: 'a-b', kind: 'f', size: 0, tie: false, target: 0 };
+    const steps: Step[] = [{ side: 'initiator', op: create }, { sync: true, failSeed: null }, { side: 'initiator', op: { op: 'stealth', path: 'a-b' } }, { sync: true, failSeed: 0 }];
+    runHistory(steps, basePolicy, [[], []]);
   });
 
   test('every run starts from an osync-written base (paths only, no metadata)', () => {

@@ -11,6 +11,8 @@ import {
   ancestors,
   classify,
   collapse,
+  contentConflicts,
+  contentSuspects,
   expectedAfter,
   other,
   planSync,
@@ -46,6 +48,8 @@ interface Case {
   i?: Rows;
   t?: Rows;
   policy?: Partial<PlanPolicy>;
+  /** Paths each side could not list. */
+  unlisted?: { i?: string[]; t?: string[] };
 }
 
 function input(c: Case): PlanInput {
@@ -54,6 +58,7 @@ function input(c: Case): PlanInput {
     base: { initiator: c.base ? b(c.base.i) : null, target: c.base ? b(c.base.t) : null },
     now: { initiator: new Map(c.i ?? []) as Listing, target: new Map(c.t ?? []) as Listing },
     policy: { ...POLICY, ...c.policy },
+    ...(c.unlisted ? { unlisted: { initiator: c.unlisted.i ?? [], target: c.unlisted.t ?? [] } } : {}),
   };
 }
 
@@ -580,6 +585,78 @@ describe('SYNC_TYPE one-way (mirror)', () => {
   test('CONFLICT_PREVALANCE does not matter in one-way mode', () => {
     const r = run({ i: [['p', F(5, 1)]], t: [['p', F(5, 2)]], policy: { syncType: 'initiator2target', prevalence: 'target' } });
     assert.deepEqual(r.lines, ['p: copy i>t mirror !']);
+  });
+});
+
+describe('files listed alike whose content may differ (same size, same mtime to the second)', () => {
+  const base: BaseRows = [['u', B], ['r', B], ['both', B], ['one', B], ['new2', B]];
+  const E = F(150, 10); // an edit: another mtime, the same size on both sides
+  const c: Case = {
+    base: { i: base.filter(([p]) => p !== 'new2'), t: base.filter(([p]) => p !== 'new2') },
+    i: [['u', B], ['r', B], ['both', E], ['one', E], ['new2', F(160, 4)], ['d', D()]],
+    t: [['u', B], ['r', B], ['both', E], ['one', E], ['new2', F(160, 4)], ['d', D()]],
+  };
+  const racy = (i: string[], t: string[]) => ({ initiator: new Set(i), target: new Set(t) });
+  test('suspects: changed on both sides (or new on both) and listed alike, or racily clean on either; not unchanged ones, not directories', () => {
+    assert.deepEqual(contentSuspects({ ...input(c), racy: racy(['r'], []) }), ['both', 'new2', 'one', 'r']);
+    assert.deepEqual(contentSuspects({ ...input(c), racy: racy([], ['r']) }), ['both', 'new2', 'one', 'r']);
+    assert.deepEqual(contentSuspects(input(c)), ['both', 'new2', 'one']);
+  });
+  test('none on a first run (two replicas filled beforehand are taken as they list), with CHECKSUM, one-way, or over a path-only base', () => {
+    assert.deepEqual(contentSuspects(input({ ...c, base: null })), []);
+    assert.deepEqual(contentSuspects(input({ ...c, policy: { checksum: true } })), []);
+    assert.deepEqual(contentSuspects(input({ ...c, policy: { syncType: 'initiator2target' } })), []);
+    const pathsOnly: BaseRows = base.map(([p]) => [p, null]);
+    assert.deepEqual(contentSuspects(input({ ...c, base: { i: pathsOnly, t: pathsOnly } })), []);
+  });
+  test('found equal: nothing to do, and the run is settled', () => {
+    const r = planSync({ ...input(c), racy: racy(['r'], ['r']), contentDiffers: new Set() });
+    assert.deepEqual(r.actions, []);
+  });
+  test('found different: changed on one side only (racily clean there): copied from it, past rsync\'s size-and-mtime check', () => {
+    const inp = { ...input(c), racy: racy([], ['r']), contentDiffers: new Set(['r']) };
+    assert.deepEqual(contentConflicts(inp), []);
+    const r = planSync(inp);
+    assert.deepEqual(r.actions.map(fmt), ['r: copy t>i modified !']);
+    assert.equal((r.actions[0] as Extract<Action, { kind: 'copy' }>).listedAlike, true);
+    assert.deepEqual(r.conflicts, []);
+  });
+  test('found different, changed on both sides: a conflict, the newer to the nanosecond wins, else CONFLICT_PREVALANCE', () => {
+    const inp = { ...input(c), racy: racy(['r'], ['r']), contentDiffers: new Set(['both', 'new2', 'r']) };
+    assert.deepEqual(contentConflicts(inp), ['both', 'new2', 'r']);
+    const r = planSync({ ...inp, newer: new Map([['both', 'target' as Side]]) });
+    assert.deepEqual(r.actions.map(fmt), ['both: copy t>i conflict-newer !', 'new2: copy i>t conflict-prevalence !', 'r: copy i>t conflict-prevalence !']);
+    assert.deepEqual(r.conflicts, ['both', 'new2', 'r']);
+    assert.ok(r.actions.every((a) => a.kind === 'copy' && a.listedAlike));
+    const t = planSync({ ...inp, policy: { ...POLICY, prevalence: 'target' } });
+    assert.deepEqual(t.actions.map(fmt), ['both: copy t>i conflict-prevalence !', 'new2: copy t>i conflict-prevalence !', 'r: copy t>i conflict-prevalence !']);
+  });
+});
+
+describe('paths a side could not list', () => {
+  const rows: BaseRows = [['d', D()], ['d/x', F(1)], ['d/s', D()], ['d/s/y', F(2)], ['e', F(3)], ['f', B]];
+  test('what is missing at or below them is not deleted, nor is anything done there; the rest syncs', () => {
+    // The initiator could not read d (its children are missing) nor stat e.
+    const r = run({
+      base: { i: rows, t: rows },
+      i: [['d', D(60, 'd---------')], ['f', F(200)]],
+      t: [['d', D()], ['d/x', F(1)], ['d/s', D()], ['d/s/y', F(9)], ['d/n', F(4)], ['e', F(3)], ['f', B]],
+      unlisted: { i: ['d', 'e'] },
+    });
+    assert.deepEqual(r.lines, ['f: copy i>t modified !']);
+    assert.deepEqual(r.plan.deletedOn, { initiator: [], target: [] });
+    assert.equal(r.plan.settled, false);
+    // The state keeps the base there on both sides: the next run looks again.
+    const after = expectedAfter(r.in, r.plan.actions, new Set());
+    for (const s of ['initiator', 'target'] as const) {
+      assert.deepEqual(obj(after[s]), { ...obj(new Map(rows)), f: F(200) });
+    }
+  });
+  test('the same holds for the target, and in one-way mode (nothing mirrored away)', () => {
+    const r = run({ base: { i: rows, t: rows }, i: rows as Rows, t: [['d', D()], ['f', B]], unlisted: { t: ['d', 'e'] } });
+    assert.deepEqual(r.lines, []);
+    const m = run({ i: [['d', D()], ['f', B]], t: rows as Rows, unlisted: { i: ['d', 'e'] }, policy: { syncType: 'initiator2target' } });
+    assert.deepEqual(m.lines, []);
   });
 });
 

@@ -88,12 +88,15 @@ export async function applyDeletions(
         // (the script reports once it is done with the whole batch)
         advance?.(left.ok ? group.length - left.remaining.size : 0);
         if (left.ok && !left.remaining.size) continue;
+        const notDone: Delete[] = [];
         for (const d of group) {
           if (left.ok && !left.remaining.has(d.path)) continue;
           failed.add(d);
+          notDone.push(d);
           if (o.stopping?.()) continue;
           log.error(`Cannot ${into ? 'move' : 'delete'} [${displayPath(d.path)}]${into ? ` to ${into} directory` : ''} on ${side} replica.`);
         }
+        if (into && notDone.length && !o.stopping?.()) await withdrawTwins(runner, log, r, into, notDone);
         if (o.stopping?.()) log.warn(`Deletions on ${side} replica interrupted.`);
         else if (!left.ok) log.error(`Cannot delete on ${side} replica: ${left.error}`);
       }
@@ -233,6 +236,36 @@ async function removeItems(
   return { ok: true, remaining };
 }
 
+// A deletion that fails (an immutable directory or file) must not leave the item both in
+// place and in the trash, one more twin every run that retries it: REMOVE_SCRIPT links
+// each file into the trash before it removes the original, and that removal is what
+// fails. Taken out again, under each failed item in the trash: each file that is the
+// twin of an original still in place (the same file, or the same mtime to the nanosecond:
+// a copy), each directory left empty, and the item's parents made for it. What did go
+// keeps its trash copy. $1 = replica root, $2 = trash dir, $3 = the loop below (an
+// argument, so that it needs no quoting in here); stdin: NUL-separated "./<path>".
+const WITHDRAW_SCRIPT = `cd "$2" 2>/dev/null || exit 0
+exec xargs -0 sh -c "$3" sh "$1"`;
+const WITHDRAW_LOOP = `r=$1; shift
+[ $# -gt 0 ] || exit 0
+find "$@" -depth -print0 2>/dev/null | xargs -0 sh -c '
+r=$1; shift
+for e; do
+  [ -e "$r/$e" ] || [ -L "$r/$e" ] || continue
+  if [ -d "$e" ] && [ ! -L "$e" ]; then rmdir -- "$e" 2>/dev/null
+  elif [ "$e" -ef "$r/$e" ] || { [ ! "$e" -nt "$r/$e" ] && [ ! "$e" -ot "$r/$e" ]; }; then rm -f -- "$e"; fi
+done' sh "$r"
+for p; do
+  d=\${p%/*}
+  while [ "$d" != . ] && { [ -e "$r/$d" ] || [ -L "$r/$d" ]; } && rmdir -- "$d" 2>/dev/null; do d=\${d%/*}; done
+done
+exit 0`;
+
+async function withdrawTwins(runner: Runner, log: Logger, r: Replica, into: string, items: Delete[]): Promise<void> {
+  const res = await runner.runScript(r, WITHDRAW_SCRIPT, [r.root, `${r.workDir}/${into}`, WITHDRAW_LOOP], { input: fileList(items.map((d) => d.path)) });
+  if (res.exitCode !== 0) log.error(`Cannot take what could not be deleted out of the ${into} directory on ${r.side} replica again: ${firstLine(res.stderr)}`);
+}
+
 export async function applyTransfers(
   runner: Runner,
   log: Logger,
@@ -267,51 +300,67 @@ export async function applyTransfers(
       // file) must not replace an earlier backup: that one is kept under a timestamped name.
       const backedUp = config.conflictBackup ? copies.filter((c) => c.overwrites && c.reason !== 'attributes').map((c) => c.path) : [];
       await makeRoom(runner, log, config, replicas[to], 'backup', backedUp);
-      const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, itemize: o.itemize, stats: o.stats, progress: !!progress });
-      let partial = '';
-      const onOutput =
-        progress &&
-        ((chunk: string) => {
-          const records = (partial + chunk).split(/[\r\n]/);
-          partial = records.pop()!;
-          for (const rec of records) {
-            const p = parseProgress(rec);
-            // (a record in the middle of a file does not say how many files are done)
-            if (p) copied[to] = { bytes: p.bytes, files: Math.max(p.files, copied[to].files) };
+      // Files listed alike on both sides (same size and mtime) but found different go in a
+      // run of their own that does not skip them by size and mtime (rsync's quick check).
+      const alike = copies.filter((c) => c.listedAlike);
+      const batches = alike.length ? [copies.filter((c) => !c.listedAlike), alike] : [copies];
+      const transferred = async (): Promise<boolean> => {
+        for (const batch of batches) {
+          if (!batch.length) continue;
+          const argv = transferArgv(config, replicas[from], replicas[to], { dry: false, itemize: o.itemize, stats: o.stats, progress: !!progress, ignoreTimes: batch === alike });
+          // rsync counts from zero in each run: what earlier batches copied comes first.
+          const before = copied[to];
+          let partial = '';
+          const onOutput =
+            progress &&
+            ((chunk: string) => {
+              const records = (partial + chunk).split(/[\r\n]/);
+              partial = records.pop()!;
+              for (const rec of records) {
+                const p = parseProgress(rec);
+                // (a record in the middle of a file does not say how many files are done)
+                if (p) copied[to] = { bytes: before.bytes + p.bytes, files: Math.max(before.files + p.files, copied[to].files) };
+              }
+              const { initiator: i, target: t } = copied;
+              progress.transferred({ bytes: i.bytes + t.bytes, files: i.files + t.files }, total);
+            });
+          const got = await runner.run(argv, { input: fileList(batch.map((c) => c.path)), viaSsh: !!(replicas[from].remote || replicas[to].remote), onOutput });
+          testFailure('transfer-done');
+          const res = progress ? { ...got, stdout: withoutProgress(got.stdout) } : got;
+          const items = res.stdout
+            .split('\n')
+            .filter((l) => l && !/^\.[fdLDS] {9}/.test(l))
+            .join('\n');
+          itemized[to] = itemized[to] ? `${itemized[to]}\n${items}` : items;
+          if (rsyncSucceeded(res.exitCode)) {
+            const seen = new Set<string>();
+            for (const line of res.stdout.split('\n')) {
+              const m = /^\S{11} (.*?)\/?$/.exec(line);
+              if (m) seen.add(m[1].startsWith('./') ? m[1].slice(2) : m[1]);
+            }
+            const gone = batch.filter((c) => !seen.has(c.path));
+            for (const c of gone) vanished.add(c);
+            if (gone.length) log.verbose(`${gone.length} file(s) vanished on ${from} replica before they could be copied; the next run looks at them again.`);
+            if (res.exitCode === 24) log.warn(`Some files vanished on ${from} replica while updating ${to} replica; the next run picks them up.`);
+            continue;
           }
-          const { initiator: i, target: t } = copied;
-          progress.transferred({ bytes: i.bytes + t.bytes, files: i.files + t.files }, total);
-        });
-      const got = await runner.run(argv, { input: fileList(copies.map((c) => c.path)), viaSsh: !!(replicas[from].remote || replicas[to].remote), onOutput });
-      testFailure('transfer-done');
-      const res = progress ? { ...got, stdout: withoutProgress(got.stdout) } : got;
+          // Which files made it is not known exactly: count the whole batch as failed, so
+          // the next run sees every one of these changes again (redoing the done ones is a no-op).
+          for (const c of batch) failed.add(c);
+          if (o.stopping?.()) {
+            log.warn(`Updating ${to} replica interrupted.`);
+            return false;
+          }
+          log.critical(`Updating ${to} replica failed: rsync exit ${res.exitCode} (${rsyncMeaning(res.exitCode)}).`);
+          log.notice(res.stderr.slice(0, 16384).trim());
+          return false;
+        }
+        return true;
+      };
+      const ok = await transferred();
       // CONFLICT_BACKUP_MULTIPLE: the versions backed up are then named with the run's date.
       if (o.backupSuffix) await stampRunVersions(runner, log, replicas[to], 'backup', backedUp, o.backupSuffix);
-      itemized[to] = res.stdout
-        .split('\n')
-        .filter((l) => l && !/^\.[fdLDS] {9}/.test(l))
-        .join('\n');
-      if (rsyncSucceeded(res.exitCode)) {
-        const seen = new Set<string>();
-        for (const line of res.stdout.split('\n')) {
-          const m = /^\S{11} (.*?)\/?$/.exec(line);
-          if (m) seen.add(m[1].startsWith('./') ? m[1].slice(2) : m[1]);
-        }
-        for (const c of copies) if (!seen.has(c.path)) vanished.add(c);
-        if (vanished.size) log.verbose(`${vanished.size} file(s) vanished on ${from} replica before they could be copied; the next run looks at them again.`);
-        if (res.exitCode === 24) log.warn(`Some files vanished on ${from} replica while updating ${to} replica; the next run picks them up.`);
-        log.notice(`Updating ${to} replica succeded.`);
-        return;
-      }
-      // Which files made it is not known exactly: count the whole batch as failed, so
-      // the next run sees every one of these changes again (redoing the done ones is a no-op).
-      for (const c of copies) failed.add(c);
-      if (o.stopping?.()) {
-        log.warn(`Updating ${to} replica interrupted.`);
-        return;
-      }
-      log.critical(`Updating ${to} replica failed: rsync exit ${res.exitCode} (${rsyncMeaning(res.exitCode)}).`);
-      log.notice(res.stderr.slice(0, 16384).trim());
+      if (ok) log.notice(`Updating ${to} replica succeded.`);
     }),
   );
   return { failed, vanished, itemized };

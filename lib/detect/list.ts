@@ -119,3 +119,50 @@ export class ListingError extends Error {
 export function firstLine(text: string): string {
   return text.split('\n').map((l) => l.trim()).filter(Boolean)[0] ?? '';
 }
+
+// rsync's messages for what it could not list (flist.c): a directory it could not enter,
+// open or read, an entry it could not stat, a symlink to follow that leads nowhere. Each
+// names the full path as rsync renders names (quoted; the listing's escapes).
+const UNLISTED = [
+  /(?:opendir|link_stat|change_dir) "(.*)" failed: (.*)$/,
+  /(?:readlink_stat|readdir)\("(.*)"\)(?: failed)?: (.*)$/,
+  /(symlink has no referent): "(.*)"$/,
+];
+/** Lines that say nothing about a path: rsync's closing summary, vanished files (exit 24). */
+const CHATTER = /^(rsync error: some files\/attrs were not transferred|rsync warning: some files vanished|file has vanished: )/;
+
+export interface Unlisted {
+  /** Rendered paths relative to the root ('' = the root itself) → why, as rsync says it. */
+  paths: Map<string, string>;
+  /** Error lines that name no path below the root. */
+  unknown: string[];
+}
+
+/** What a listing that ended with rsync's exit 23 could not list, from its stderr. `root`
+ *  as the replica names it (absolute, or relative to the remote home). Pure. */
+export function unlistedPaths(stderr: string, root: string): Unlisted {
+  // rsync names a path from its own cleaned form of the root (no `//`, `.`, `..`).
+  const clean = path.posix.normalize(root).replace(/(.)\/$/, '$1');
+  const relative = (full: string): string | null => {
+    if (clean.startsWith('/')) {
+      if (full === clean || full === `${clean}/.`) return '';
+      const prefix = clean === '/' ? '/' : `${clean}/`;
+      return full.startsWith(prefix) ? full.slice(prefix.length) : null;
+    }
+    // A root relative to the remote home: the home is not known here.
+    if (full.endsWith(`/${clean}`) || full.endsWith(`/${clean}/.`)) return '';
+    const at = full.indexOf(`/${clean}/`);
+    return at < 0 ? null : full.slice(at + clean.length + 2);
+  };
+  const out: Unlisted = { paths: new Map(), unknown: [] };
+  for (const line of stderr.split('\n')) {
+    if (!line.trim() || CHATTER.test(line)) continue;
+    const m = UNLISTED.map((re) => re.exec(line)).find((x) => x);
+    // The symlink message puts the reason first.
+    const [full, why] = m ? (m[1] === 'symlink has no referent' ? [m[2], m[1]] : [m[1], m[2]]) : [null, ''];
+    const rel = full === null ? null : relative(full);
+    if (rel === null) out.unknown.push(line);
+    else if (!out.paths.has(rel)) out.paths.set(rel, why.trim());
+  }
+  return out;
+}

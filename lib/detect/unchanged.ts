@@ -61,7 +61,8 @@ export function splitUnchanged(input: LineSets): Split {
   let sorted = true;
   for (let k = 0; k < bi.length; k++) {
     const line = bi[k];
-    const p = seen[k] === EVERYWHERE ? (known ? known[k] : statePath(line)) : null;
+    // (A replica listed as its state "lists" even a marked line: never set aside.)
+    const p = seen[k] === EVERYWHERE && !isMarked(line) ? (known ? known[k] : statePath(line)) : null;
     if (p === null || p === '') {
       seen[k] = 0;
       restBaseI.push(line);
@@ -79,7 +80,7 @@ export function splitUnchanged(input: LineSets): Split {
   // A replica listed as its state: the rest of its state, less what no listing holds (the
   // same array when that is nothing: then its entries are parsed once, see Split).
   const restNow = (list: string[] | null, idx: Int32Array | null, asBase: string[]) =>
-    list && idx ? rest(list, idx) : asBase.every(isListingLine) ? asBase : asBase.filter(isListingLine);
+    list && idx ? rest(list, idx) : asBase.every(isListingLine) ? asBase : asBase.filter(isListingLine).map(listedAs);
   return {
     same,
     rest: {
@@ -89,9 +90,21 @@ export function splitUnchanged(input: LineSets): Split {
   };
 }
 
-/** A state line that is a listing line as listed (not "U …" or "P …", see metaLine). */
+/** A state line that is a listing line as listed (not "U …" or "P …", see metaLine),
+ *  but for a racy mark ("R "). */
 function isListingLine(line: string): boolean {
-  return !(line[1] === ' ' && (line[0] === 'P' || line[0] === 'U'));
+  const l = listedAs(line);
+  return !(l[1] === ' ' && (l[0] === 'P' || l[0] === 'U'));
+}
+
+/** The listing line a state line is, without its racy mark (a marked line never equals a
+ *  listing line, so it is never set aside as unchanged: its content is compared). */
+function listedAs(line: string): string {
+  return isMarked(line) ? line.slice(2) : line;
+}
+
+function isMarked(line: string): boolean {
+  return line.charCodeAt(0) === 82 && line.charCodeAt(1) === 32; // "R "
 }
 
 /** Where a line is in the initiator's state: its index there, or -1. `next` is where the
@@ -149,7 +162,8 @@ function byPath(lines: string[], paths: string[], files: number): Split['same'] 
 }
 
 /** The path of a state line (lib/state/files.ts metaLine). */
-function statePath(line: string): string | null {
+function statePath(marked: string): string | null {
+  const line = listedAs(marked);
   if (line.startsWith('P ')) return line.slice(2);
   return itemLinePath(line.startsWith('U ') ? line.slice(2) : line);
 }

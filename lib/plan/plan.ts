@@ -44,7 +44,17 @@ export type Reason =
   | 'skip-deletion';       // deletion not propagated (SKIP_DELETION)
 
 export type Action =
-  | { kind: 'copy'; path: string; from: Side; to: Side; reason: Reason; overwrites: boolean }
+  | {
+      kind: 'copy';
+      path: string;
+      from: Side;
+      to: Side;
+      reason: Reason;
+      overwrites: boolean;
+      /** Listed alike on both sides (size, mtime) although the content differs: rsync must
+       *  not skip it by size and mtime. */
+      listedAlike?: boolean;
+    }
   | { kind: 'delete'; path: string; on: Side; reason: Reason; into: 'deleted' | 'backup' }
   | { kind: 'skip'; path: string; on: Side; reason: Reason };
 
@@ -130,13 +140,74 @@ export interface PlanInput {
   base: Record<Side, BaseListing | null>;
   now: Record<Side, Listing>;
   policy: PlanPolicy;
+  /** Paths a side's listing could not see into (a directory it could not read, an entry
+   *  it could not stat). Nothing at or below one is acted on, on either side: what is
+   *  missing there was not seen, not deleted. */
+  unlisted?: Record<Side, readonly string[]>;
+  /** Per side, the base's files marked racily clean (lib/state/files.ts): listed in the
+   *  second their run listed them, so an edit later in that second could list the same. */
+  racy?: Record<Side, ReadonlySet<string>>;
+  /** Of the paths contentSuspects named, those whose content rsync found different. */
+  contentDiffers?: ReadonlySet<string>;
+  /** For such a path changed on both sides, the side whose file is newer to the
+   *  nanosecond, where both times could be read. */
+  newer?: ReadonlyMap<string, Side>;
+}
+
+/** Whether the content of a file may have changed on side `s` since the base although
+ *  the listings cannot show it: it is new or listed differently there (another size or
+ *  mtime), or racily clean. A path-only base (osync.sh's state) says nothing: as osync,
+ *  size and mtime decide. */
+function mayHaveChanged(input: PlanInput, s: Side, path: string): boolean {
+  const before = input.base[s]?.get(path);
+  const cur = input.now[s].get(path);
+  if (before === null || !cur) return false;
+  if (before === undefined || before.type !== 'f' || before.size !== cur.size || before.mtime !== cur.mtime) return true;
+  return !!input.racy?.[s].has(path);
+}
+
+/**
+ * Files listed alike on both replicas (same size and mtime) whose content must still be
+ * compared: changed on both sides since the last run (two edits that ended at the same
+ * size in the same second), or racily clean on either side. Not on a first run (no base:
+ * two replicas filled beforehand are taken as they list, as osync and rsync do), nor with
+ * CHECKSUM (every transfer compares content then). lib/sync.ts has rsync compare them and
+ * passes the result back as `contentDiffers`.
+ */
+export function contentSuspects(input: PlanInput): string[] {
+  const { base, now, policy } = input;
+  if (policy.syncType !== 'bidirectional' || policy.checksum || !base.initiator || !base.target) return [];
+  const unlisted = unlistedSet(input);
+  const out: string[] = [];
+  for (const [path, i] of now.initiator) {
+    const t = now.target.get(path);
+    if (!t || i.type !== 'f' || !sameContent(i, t) || under(unlisted, path)) continue;
+    if (mayHaveChanged(input, 'initiator', path) || mayHaveChanged(input, 'target', path)) out.push(path);
+  }
+  return out.sort();
+}
+
+/** Of the paths found different, those that may have changed on both sides (a conflict,
+ *  to be resolved by the finer mtimes `newer`, else CONFLICT_PREVALANCE). */
+export function contentConflicts(input: PlanInput): string[] {
+  return [...(input.contentDiffers ?? [])].filter((p) => mayHaveChanged(input, 'initiator', p) && mayHaveChanged(input, 'target', p)).sort();
+}
+
+/** Whether a path is at or below one of `roots` (none: never). */
+function under(roots: ReadonlySet<string>, path: string): boolean {
+  return roots.size > 0 && (roots.has(path) || someAncestor(path, (d) => roots.has(d)));
+}
+
+function unlistedSet(input: PlanInput): Set<string> {
+  return new Set([...(input.unlisted?.initiator ?? []), ...(input.unlisted?.target ?? [])]);
 }
 
 export function planSync(input: PlanInput): Plan {
   return input.policy.syncType === 'bidirectional' ? planBidirectional(input) : planMirror(input);
 }
 
-function planBidirectional({ base, now, policy }: PlanInput): Plan {
+function planBidirectional(input: PlanInput): Plan {
+  const { base, now, policy } = input;
   const paths = new Set<string>();
   for (const s of ['initiator', 'target'] as const) {
     for (const k of now[s].keys()) paths.add(k);
@@ -145,9 +216,10 @@ function planBidirectional({ base, now, policy }: PlanInput): Plan {
   const decided = new Map<string, Action>();
   const conflicts: string[] = [];
   const deletedOn: Record<Side, string[]> = { initiator: [], target: [] };
-  let settled = true;
+  const unlisted = unlistedSet(input);
+  let settled = unlisted.size === 0;
 
-  const copy = (path: string, from: Side, reason: Reason): Action => ({
+  const copy = (path: string, from: Side, reason: Reason): Extract<Action, { kind: 'copy' }> => ({
     kind: 'copy',
     path,
     from,
@@ -157,6 +229,7 @@ function planBidirectional({ base, now, policy }: PlanInput): Plan {
   });
 
   for (const path of paths) {
+    if (under(unlisted, path)) continue;
     const i = now.initiator.get(path);
     const t = now.target.get(path);
     const st: Record<Side, SideState> = {
@@ -167,6 +240,19 @@ function planBidirectional({ base, now, policy }: PlanInput): Plan {
     if (st.initiator !== 'unchanged' || st.target !== 'unchanged') settled = false;
 
     if (i && t) {
+      if (sameContent(i, t) && input.contentDiffers?.has(path)) {
+        // Listed alike, but rsync found their content different: whoever changed it wins;
+        // both may have, in the same second: a conflict (the newer to the nanosecond wins).
+        const mi = mayHaveChanged(input, 'initiator', path);
+        if (mi !== mayHaveChanged(input, 'target', path)) {
+          decided.set(path, { ...copy(path, mi ? 'initiator' : 'target', 'modified'), listedAlike: true });
+          continue;
+        }
+        conflicts.push(path);
+        const newer = input.newer?.get(path);
+        decided.set(path, { ...copy(path, newer ?? policy.prevalence, newer ? 'conflict-newer' : 'conflict-prevalence'), listedAlike: true });
+        continue;
+      }
       if (sameContent(i, t)) {
         if (!sameAttributes(i, t, policy)) {
           const from = changedSide(st) ?? policy.prevalence;
@@ -291,22 +377,34 @@ function finish(decided: Map<string, Action>, policy: PlanPolicy): Action[] {
 /** SYNC_TYPE=initiator2target / target2initiator: one-way, as osync's single
  *  `rsync -u --delete-after` pass (a newer destination file is left alone;
  *  files removed from the destination go to its backup/ folder). */
-function planMirror({ now, policy }: PlanInput): Plan {
+function planMirror(input: PlanInput): Plan {
+  const { now, policy } = input;
   const from: Side = policy.syncType === 'initiator2target' ? 'initiator' : 'target';
   const to = other(from);
   const decided = new Map<string, Action>();
+  const unlisted = unlistedSet(input);
   for (const [path, src] of now[from]) {
+    if (under(unlisted, path)) continue;
     const dest = now[to].get(path);
     if (dest && sameEntry(src, dest, policy)) continue;
     if (dest && dest.type === 'f' && src.type === 'f' && dest.mtime > src.mtime) continue;
     decided.set(path, { kind: 'copy', path, from, to, reason: 'mirror', overwrites: !!dest });
   }
   for (const path of now[to].keys()) {
-    if (!now[from].has(path)) decided.set(path, { kind: 'delete', path, on: to, reason: 'mirror', into: 'backup' });
+    if (!now[from].has(path) && !under(unlisted, path)) decided.set(path, { kind: 'delete', path, on: to, reason: 'mirror', into: 'backup' });
   }
   dropInsideReplacedTypes(decided, now);
   const actions = finish(decided, policy);
   return { actions, conflicts: [], deletedOn: { initiator: [], target: [] }, settled: actions.length === 0 };
+}
+
+/** The base's racily clean files that the after state keeps as the base had them (below
+ *  an action not done, or a path not listed): they must stay marked, or the next run would
+ *  no longer compare them. */
+export function keptRacy(input: PlanInput, notDone: Set<Action>): Record<Side, Set<string>> {
+  const roots = new Set([...[...notDone].map((a) => a.path), ...unlistedSet(input)]);
+  const keep = (s: Side) => new Set([...(input.racy?.[s] ?? [])].filter((p) => under(roots, p)));
+  return { initiator: keep('initiator'), target: keep('target') };
 }
 
 /** Drop every key that is one of `roots` or lies below one. */
@@ -316,8 +414,8 @@ function removeTrees(m: BaseListing, roots: Set<string>): void {
 }
 
 /** The listings both replicas will have once the plan is applied; an action that
- *  failed leaves its path (and what lies below it) as the base had it, so the next
- *  run sees the same change again and retries it. */
+ *  failed, and an unlisted path, leave the path (and what lies below it) as the base had
+ *  it, so the next run sees the same change again and retries it. */
 export function expectedAfter(input: PlanInput, actions: Action[], failed: Set<Action>): Record<Side, BaseListing> {
   const after: Record<Side, BaseListing> = {
     initiator: new Map(input.now.initiator),
@@ -341,13 +439,14 @@ export function expectedAfter(input: PlanInput, actions: Action[], failed: Set<A
     const { uid: _uid, gid: _gid, ...entry } = input.now[a.from].get(a.path)!;
     after[a.to].set(a.path, entry);
   }
-  for (const a of failed) {
+  // What was not seen stays as the base had it, too: the next run looks again.
+  for (const p of [...[...failed].map((a) => a.path), ...unlistedSet(input)]) {
     for (const s of ['initiator', 'target'] as const) {
-      removeTrees(after[s], new Set([a.path]));
+      removeTrees(after[s], new Set([p]));
       const base = input.base[s];
       if (!base) continue;
-      const prefix = a.path + '/';
-      for (const [k, v] of base) if (k === a.path || k.startsWith(prefix)) after[s].set(k, v);
+      const prefix = p + '/';
+      for (const [k, v] of base) if (k === p || k.startsWith(prefix)) after[s].set(k, v);
     }
   }
   return after;

@@ -103,6 +103,23 @@ export function attributeDiscoveryArgv(c: Config, from: Replica, to: Replica): s
   return [c.rsyncExecutable, ...dryRunWalkArgs(c), ...remoteArgs(from, to), '--out-format=%i %n', rsyncLocation(from), rsyncLocation(to)];
 }
 
+/** Compare the content of the listed files (NUL-separated on stdin) between the
+ *  replicas: a dry run with --checksum, one line per file (`-ii`), `>f`/`<f` for a file
+ *  whose content differs (lib/detect/content.ts). */
+export function contentCompareArgv(c: Config, from: Replica, to: Replica): string[] {
+  return [
+    c.rsyncExecutable,
+    '-n', '-c', '-ltD', '-8',
+    ...c.rsyncOptionalArgs,
+    '--ignore-missing-args',
+    '-ii', '--out-format=%i %n',
+    ...remoteArgs(from, to),
+    '--files-from=-', '--from0',
+    rsyncLocation(from),
+    rsyncLocation(to),
+  ];
+}
+
 export interface TransferOptions {
   dry: boolean;
   /** Itemise changes (--verbose/--summary). */
@@ -113,6 +130,8 @@ export interface TransferOptions {
   omitDirTimes?: boolean;
   /** rsync's overall progress on stdout (a terminal's progress display), among the items. */
   progress?: boolean;
+  /** Send the files even where size and mtime agree (--ignore-times): their content differs. */
+  ignoreTimes?: boolean;
 }
 
 /** Copy an explicit list of paths (read NUL-separated from stdin) from one replica to the other. */
@@ -135,6 +154,7 @@ export function transferArgv(c: Config, from: Replica, to: Replica, o: TransferO
     ...(o.stats ? ['--stats'] : []),
     ...(o.progress ? ['--info=progress2'] : []),
     ...(o.omitDirTimes ? ['--omit-dir-times'] : []),
+    ...(o.ignoreTimes ? ['--ignore-times'] : []),
     // A directory replaced by a file (or the reverse) needs its old content removed.
     '--force',
     // A file that vanished since the listing is not an error: the next run sees it gone.

@@ -12,7 +12,10 @@
 // listing line: type, mode, owner, group, size, mtime; see metaLine). osync never reads
 // it; it is used only while it is stamped with the size and mtime of osync's own
 // <side>-tree-after-<ID>, i.e. describes the same paths (plus the special files, which
-// osync's lists leave out as osync.sh's own listing does).
+// osync's lists leave out as osync.sh's own listing does). A file whose mtime falls in
+// the second its run listed it (or later, until the listing ended) is marked "racily
+// clean" ("R "): an edit later in that same second that keeps its size would list the
+// same, so the next run compares its content (see lib/plan/plan.ts contentSuspects).
 // It also keeps <side>-replica-id-<ID>: the filesystem and mount point each replica
 // root was on at the last successful run (the deletion guard's "mount changed" check),
 // and the root itself as configured (a path changed in the config is named as such).
@@ -28,6 +31,16 @@ import { pidAlive } from './lock.js';
 export interface SameLines {
   lines: string[];
   paths: string[];
+}
+
+/** The seconds (epoch, inclusive, in the replica's own clock) in which a file listed by
+ *  this run, or copied by it, could still change without its size or listed mtime
+ *  changing: from the second before its listing started to the one after it ended. */
+export interface RacyWindow {
+  from: number;
+  to: number;
+  /** Files marked whatever their mtime: the base was kept for them (see keptRacy). */
+  keep?: ReadonlySet<string>;
 }
 const NO_SAME_LINES: SameLines = { lines: [], paths: [] };
 
@@ -257,57 +270,60 @@ export class StateDir {
       return null;
     }
     const nl = text.indexOf('\n');
-    if (nl < 0 || !text.slice(0, nl).startsWith(`${META_MAGIC} ${list.size} ${list.mtimeMs} `)) return null;
+    if (nl < 0 || !metaHeader(text.slice(0, nl), list)) return null;
     return text.slice(nl + 1);
   }
 
-  /** The listing digest stored beside the base (the replica held exactly that listing), if still current. */
-  readDigest(side: Side): string | undefined {
+  /** The first line of our metadata, if it is current (see metaHeader). */
+  readHeader(side: Side): MetaHeader | null {
     try {
       const list = fs.statSync(this.name(side, 'tree-after', false));
       const fd = fs.openSync(this.metaFile(side, false), 'r');
       try {
         const head = Buffer.alloc(256);
         const n = fs.readSync(fd, head, 0, head.length, 0);
-        const line = head.toString('latin1', 0, n).split('\n')[0];
-        const prefix = `${META_MAGIC} ${list.size} ${list.mtimeMs} `;
-        const digest = line.startsWith(prefix) ? line.slice(prefix.length) : '';
-        return /^[0-9a-f]{64}$/.test(digest) ? digest : undefined;
+        return metaHeader(head.toString('latin1', 0, n).split('\n')[0], list);
       } finally {
         fs.closeSync(fd);
       }
     } catch {
-      return undefined;
+      return null;
     }
   }
+
+  /** The listing digest stored beside the base (the replica held exactly that listing), if still current. */
+  readDigest(side: Side): string | undefined {
+    return this.readHeader(side)?.digest;
+  }
+
 
   /** Write the after-list (osync's format) and then our metadata beside it, stamped
    *  with the list's size and mtime (if osync.sh rewrites the list, they no longer
    *  match) and, when the replica holds exactly this listing, the listing's digest. */
-  writeAfter(side: Side, listing: BaseListing, digest = '-', same: SameLines = NO_SAME_LINES): void {
-    const { text, body } = this.afterTexts(listing, same);
-    const f = this.afterPair(side, latin1Bytes(text), latin1Bytes(body), digest, `tmp-${process.pid}`);
+  writeAfter(side: Side, listing: BaseListing, digest = '-', same: SameLines = NO_SAME_LINES, racy?: RacyWindow): void {
+    const { text, body, racyCount } = this.afterTexts(listing, same, racy);
+    const f = this.afterPair(side, latin1Bytes(text), latin1Bytes(body), `${digest} ${racyCount}`, `tmp-${process.pid}`);
     writePair(fs, f.pair);
     putInPlace(f);
   }
 
   /** A side's after list and metadata as a pair to write under temporary names (`<name>.<tmp>`). */
-  private afterPair(side: Side, list: Uint8Array, body: Uint8Array, digest: string, tmp: string): { side: Side; list: string; meta: string; pair: StampedPair } {
+  private afterPair(side: Side, list: Uint8Array, body: Uint8Array, tail: string, tmp: string): { side: Side; list: string; meta: string; pair: StampedPair } {
     const listFile = this.name(side, 'tree-after');
     const metaFile = this.metaFile(side);
-    return { side, list: listFile, meta: metaFile, pair: { listTmp: `${listFile}.${tmp}`, list, metaTmp: `${metaFile}.${tmp}`, metaHead: META_MAGIC, metaTail: digest, body } };
+    return { side, list: listFile, meta: metaFile, pair: { listTmp: `${listFile}.${tmp}`, list, metaTmp: `${metaFile}.${tmp}`, metaHead: META_MAGIC, metaTail: tail, body } };
   }
 
   /** writeAfter for both sides, begun now and finished by commitStaged: the files are
    *  written under temporary names (a large state by a thread of its own, while the
    *  caller applies the run's changes) and renamed into place, initiator then target, by
    *  commitStaged, after those changes. They are the files writeAfter writes, byte for byte. */
-  stageAfter(after: Record<Side, BaseListing>, digests: Record<Side, string>, same: SameLines): void {
+  stageAfter(after: Record<Side, BaseListing>, digests: Record<Side, string>, same: SameLines, racy?: Record<Side, RacyWindow>): void {
     const bytes = new Map<string, Uint8Array>();
     const latin1 = (t: string) => bytes.get(t) ?? bytes.set(t, latin1Bytes(t)).get(t)!;
     const files = (['initiator', 'target'] as const).map((side) => {
-      const { text, body } = this.afterTexts(after[side], same);
-      return this.afterPair(side, latin1(text), latin1(body), digests[side], `staged-${process.pid}`);
+      const { text, body, racyCount } = this.afterTexts(after[side], same, racy?.[side]);
+      return this.afterPair(side, latin1(text), latin1(body), `${digests[side]} ${racyCount}`, `staged-${process.pid}`);
     });
     this.staged = { files, writing: writePairs(files.map((f) => f.pair)) };
   }
@@ -339,16 +355,27 @@ export class StateDir {
 
   private staged?: { files: { side: Side; list: string; meta: string; pair: StampedPair }[]; writing: BackgroundWrite };
 
-  /** osync's after list of a replica and our metadata body (see writeAfter). */
-  private afterTexts(listing: BaseListing, same: SameLines): { text: string; body: string } {
+  /** osync's after list of a replica and our metadata body (see writeAfter), and how many
+   *  of its files are marked racily clean. A line set aside as unchanged (`same`) is not
+   *  looked at: it was in the last state unmarked and lists the same, so its mtime was
+   *  before that run's window, hence before this one's. */
+  private afterTexts(listing: BaseListing, same: SameLines, racy?: RacyWindow): { text: string; body: string; racyCount: number } {
     const { paths, text } = this.afterPaths(listing, same);
     let j = 0;
-    const lines = paths.map((p) => (same.paths[j] === p ? same.lines[j++] : metaLine(p, listing.get(p) ?? null)));
+    let racyCount = 0;
+    const lines = paths.map((p) => {
+      if (same.paths[j] === p) return same.lines[j++];
+      const e = listing.get(p) ?? null;
+      const line = metaLine(p, e);
+      if (!racy || e?.type !== 'f' || ((e.mtime < racy.from || e.mtime > racy.to) && !racy.keep?.has(p))) return line;
+      racyCount++;
+      return `${RACY}${line}`;
+    });
     // The two replicas usually end a run with the same lines: joined once.
     const last = this.lastMeta;
     const body = last && last.lines.length === lines.length && last.lines.every((l, i) => l === lines[i]) ? last.body : lines.length ? lines.join('\n') + '\n' : '';
     this.lastMeta = { lines, body };
-    return { text, body };
+    return { text, body, racyCount };
   }
 
   /** The metadata lines (after the header), and their text, of the last writeAfter. */
@@ -434,8 +461,36 @@ function readLatin1(file: string): string | null {
 // One line per path: the dry-run listing line of the entry (lib/proc/rsync.ts
 // LISTING_FORMAT, read back by the same parser), as listed when it still is; "U " + such
 // a line when its owner and group are unknown (just copied there: rsync maps owners by
-// name); "P " + the path when nothing but the path is known.
-const META_MAGIC = 'osync-ts-tree-meta 4';
+// name); "P " + the path when nothing but the path is known; and "R " before any of
+// these for a file marked racily clean (see the top of this file).
+// First line: `osync-ts-tree-meta 5 <list size> <list mtimeMs> <digest or -> <racy count>`.
+const META_MAGIC = 'osync-ts-tree-meta 5';
+/** Version 4 (no "R " marks, no count) is still read: nothing in it is taken as racy. */
+const META_MAGIC_4 = 'osync-ts-tree-meta 4';
+const RACY = 'R ';
+
+export interface MetaHeader {
+  /** The listing digest (the replica held exactly that listing), if one was stored. */
+  digest?: string;
+  /** Files marked racily clean. */
+  racy: number;
+}
+
+/** Our metadata's first line, when it is stamped for the current list `list`; else null. */
+function metaHeader(line: string, list: fs.Stats): MetaHeader | null {
+  for (const magic of [META_MAGIC, META_MAGIC_4]) {
+    const prefix = `${magic} ${list.size} ${list.mtimeMs} `;
+    if (!line.startsWith(prefix)) continue;
+    const [digest, racy] = line.slice(prefix.length).split(' ');
+    return { digest: /^[0-9a-f]{64}$/.test(digest) ? digest : undefined, racy: magic === META_MAGIC ? Number(racy) || 0 : 0 };
+  }
+  return null;
+}
+
+/** A state line without its racy mark. */
+export function unmarked(line: string): string {
+  return line.startsWith(RACY) ? line.slice(RACY.length) : line;
+}
 
 /** The state line of one entry (exported for the tests of lib/detect/unchanged.ts). */
 export function metaLine(path: string, e: Entry | null): string {
@@ -450,10 +505,12 @@ function withoutOwner(e: Entry): Entry {
   return rest;
 }
 
-/** Lines of the state metadata → entries. */
-export function parseBaseLines(lines: string[]): BaseListing {
+/** Lines of the state metadata → entries; the paths of those marked racily clean are
+ *  added to `racy`, when given. */
+export function parseBaseLines(lines: string[], racy?: Set<string>): BaseListing {
   const out: BaseListing = new Map();
-  for (const line of lines) {
+  for (const marked of lines) {
+    const line = unmarked(marked);
     if (line.startsWith('P ')) {
       out.set(line.slice(2), null);
       continue;
@@ -464,7 +521,8 @@ export function parseBaseLines(lines: string[]): BaseListing {
     const [p, listed] = parsed;
     const e = unknownOwner ? withoutOwner(listed) : listed;
     out.set(p, e);
-    // Written back as read while the entry stays as it is.
+    if (racy && line !== marked) racy.add(p);
+    // Written back as read while the entry stays as it is (marked again as its new run says).
     setListedLine(e, line);
   }
   return out;

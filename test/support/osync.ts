@@ -36,6 +36,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Called once the child is spawned (e.g. to learn its pid). */
   onSpawn?: (child: ChildProcess) => void;
+  /** Run as this user (numeric ids; the tests run as root): what it cannot read, it cannot list. */
+  user?: { uid: number; gid: number };
 }
 
 function baseEnv(): Record<string, string> {
@@ -66,6 +68,7 @@ export function runOsync(args: string[], env: Record<string, string> = {}, opts:
     cwd: opts.cwd ?? REPO_ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.user ?? {}),
   });
   opts.onSpawn?.(child);
   const out: Buffer[] = [];

@@ -77,7 +77,10 @@ export function createPhaseView(log: Logger, opts: { interactive: boolean }): Ph
       title: PHASES[k],
       task: async (_ctx: unknown, task: AnyTask) => {
         current = task;
-        await ends.get(k)!.promise;
+        await ends.get(k)!.promise.finally(() => {
+          // A finished task takes no more output (listr2 throws once it has dropped its buffer).
+          if (current === task) current = null;
+        });
         if (!reached.has(k)) task.skip(`${PHASES[k]}: not needed`);
       },
     })),

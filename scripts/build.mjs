@@ -5,6 +5,7 @@
 // stay out of the start-up path.
 import { build } from 'esbuild';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 
 // Monitor mode (lib/monitor/daemon.ts) is a bundle of its own, dist/osync-monitor.mjs,
 // imported by the osync bin only with --on-changes: as a chunk of the osync bundle it
@@ -50,3 +51,17 @@ await build({
   },
   logLevel: 'warning',
 });
+
+// listr2 and nodemailer stay outside the bundles (loaded only on a terminal, or to send a
+// mail) and are resolved as packages at run time. For a copy of dist/ that has no
+// node_modules beside it (`make install`), each is also bundled into one CommonJS file
+// under dist/node_modules/, which is where that resolution looks first.
+// Bundled from the very file a require() of the package loads (listr2 also has an ES
+// module build, which behaves differently).
+const requireHere = createRequire(import.meta.url);
+for (const name of ['listr2', 'nodemailer']) {
+  const dir = `dist/node_modules/${name}`;
+  await build({ entryPoints: [requireHere.resolve(name)], outfile: `${dir}/index.cjs`, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning' });
+  const { version, license } = JSON.parse(fs.readFileSync(`node_modules/${name}/package.json`, 'utf8'));
+  fs.writeFileSync(`${dir}/package.json`, JSON.stringify({ name, version, license, main: 'index.cjs' }, null, 2) + '\n');
+}

@@ -163,8 +163,12 @@ describe('--on-changes (initiator daemon)', () => {
     await waitUntil('the transfer to start', () => fs.existsSync(lockA) && fs.existsSync(lockB) && m.descendants().some((p) => cmdline(p).includes('--bwlimit=50')), 60_000);
     await sleep(500);
     const started = m.descendants();
+    const t0 = Date.now();
     const r = await m.stop('SIGTERM');
     assert.equal(r.code, 0, explain(r));
+    // Stopped, not finished: the transfer alone would take over a minute.
+    assert.ok(Date.now() - t0 < 20_000, `stopped after ${Date.now() - t0} ms`);
+    assert.notEqual(fs.existsSync(path.join(s.b, 'big')) && fs.statSync(path.join(s.b, 'big')).size, 4 * 1024 * 1024);
     assert.equal(fs.existsSync(lockA), false, 'initiator lock released');
     assert.equal(fs.existsSync(lockB), false, 'target lock released');
     // Every process the daemon started is gone (a moment later: the watcher's helper

@@ -59,6 +59,8 @@ export async function main(io: MainIo): Promise<number> {
     io.stdout(`osync-ts ${VERSION} (osync ${OSYNC_COMPAT} compatible)\n`);
     return 0;
   }
+  // Monitor mode: its own module, never loaded by a plain run.
+  if (command.flags.onChanges) return (await import('./monitor/daemon.js')).runMonitor(command, io);
   const { config, flags, warnings } = command;
   Object.assign(log.opts, {
     silent: flags.silent,

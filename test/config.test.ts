@@ -460,8 +460,9 @@ test('unknown options and monitor mode', () => {
   fails([file, '--initiator', '/x'], "Unknown option '--initiator'");
   fails([file, '--dry=1'], "Unknown option '--dry=1'");
   fails(['--bogus', '--initiator=/a', '--target=/b'], "Unknown option '--bogus'");
-  fails([file, '--on-changes'], 'Monitor mode (--on-changes) is not supported by osync-ts yet.');
-  fails([file, '--on-changes-target'], 'Monitor mode (--on-changes) is not supported by osync-ts yet.');
+  assert.equal(run([file, '--on-changes']).flags.onChanges, 'initiator');
+  assert.equal(run([file, '--errors-only', '--on-changes-target']).flags.onChanges, 'target');
+  assert.equal(run([file]).flags.onChanges, undefined);
 });
 
 test('--name=value keeps everything after the first =', () => {

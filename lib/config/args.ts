@@ -35,7 +35,7 @@ export function emptyFlags(): RunFlags {
   };
 }
 
-type BoolFlag = Exclude<keyof RunFlags, 'debug' | 'restore' | 'restoreFrom' | 'restoreAt' | 'restoreSide'>;
+type BoolFlag = Exclude<keyof RunFlags, 'debug' | 'restore' | 'restoreFrom' | 'restoreAt' | 'restoreSide' | 'onChanges'>;
 
 /** Switches without a value that only set a run flag. */
 const SWITCHES: Record<string, BoolFlag> = {
@@ -95,12 +95,10 @@ function trashOption(flags: RunFlags, name: string, value: string): boolean {
   return true;
 }
 
-export const MONITOR_UNSUPPORTED = 'Monitor mode (--on-changes) is not supported by osync-ts yet.';
-
 /**
  * Parses argv (without node and script). Arguments are handled in order, like osync's
- * loop: the first help/version flag returns early; an unknown option or a monitor flag
- * met first throws ConfigError.
+ * loop: the first help/version flag returns early; an unknown option met first throws
+ * ConfigError.
  */
 export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = {}): ParsedArgs {
   const flags = emptyFlags();
@@ -114,7 +112,8 @@ export function parseArgs(argv: string[], env: NodeJS.ProcessEnv = {}): ParsedAr
     if (arg === '-h' || arg === '--help') return result('usage');
     if (arg === '-v' || arg === '--version') return result('version');
     if (arg === '--on-changes' || arg === '--on-changes-target') {
-      throw new ConfigError(MONITOR_UNSUPPORTED, 1);
+      flags.onChanges = arg === '--on-changes' ? 'initiator' : 'target';
+      continue;
     }
     const sw = SWITCHES[arg];
     if (sw) {

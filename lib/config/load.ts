@@ -582,6 +582,10 @@ no config file is read; settings come from the environment and these options.
   --from=deleted|backup   ...only from soft-deleted items, or only from backups
   --at=TIME               ...the version current at TIME (ISO date or date-time)
   --side=initiator|target ...only from that replica's trash
+--on-changes            Daemon: sync at start, after changes on either replica, and
+                        at least every MAX_WAIT seconds
+--on-changes-target     Target helper (on the target's host): tell the initiator's
+                        daemon about changes on the target
 -h, --help              This text
 -v, --version           Program version
 
@@ -603,6 +607,5 @@ no config file is read; settings come from the environment and these options.
 Other settings may come from the environment, e.g.
   SOFT_DELETE_DAYS=365 osync --initiator=/path --target=/other/path
 In config-file mode, keys in the file win over the environment.
-Monitor mode (--on-changes, --on-changes-target) is not supported yet.
 `;
 }

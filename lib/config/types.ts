@@ -152,6 +152,8 @@ export interface RunFlags {
   restoreAt?: string;
   /** --side=initiator|target: only that replica's trash (restore, list). */
   restoreSide?: Side;
+  /** --on-changes (initiator daemon) or --on-changes-target (target helper): monitor mode. */
+  onChanges?: 'initiator' | 'target';
 }
 
 /** A warning found while loading (logged once the log file is known). */

@@ -33,6 +33,8 @@ export interface LoggerOptions {
   verbose?: boolean;
   errorsOnly?: boolean;
   noPrefix?: boolean;
+  /** `YYYY-MM-DD HH:MM:SS - ` instead of `TIME: n - ` (the monitor's own lines, as osync). */
+  datePrefix?: boolean;
   debug?: boolean;
   /** Colour WARN/ERROR/CRITICAL screen lines (lib/ui/terminal.ts decides). */
   colour?: boolean;
@@ -50,6 +52,12 @@ export const consoleSink: ScreenSink = {
   out: (line) => process.stdout.write(line + '\n'),
   err: (line) => process.stderr.write(line + '\n'),
 };
+
+/** `YYYY-MM-DD HH:MM:SS` in local time. */
+export function localDateTime(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
 
 /** Secrets never reach the log: each registered string is replaced before writing. */
 const REDACTED = '__o_O__';
@@ -103,6 +111,7 @@ export class Logger {
 
   private prefix(): string {
     if (this.opts.noPrefix) return '';
+    if (this.opts.datePrefix) return `${localDateTime(new Date())} - `;
     const seconds = Math.floor((Date.now() - (this.opts.startedAt ?? Date.now())) / 1000);
     return `TIME: ${seconds} - `;
   }

@@ -128,8 +128,11 @@ describe('a run on a terminal', () => {
       for (const p of [term, cron]) assert.deepEqual(readTree(p.b), readTree(p.a));
       assert.deepEqual(readTree(term.a), readTree(cron.a));
       const stateOf = (p: { a: string }) => readTree(path.join(p.a, '.osync_workdir', 'state'));
-      // (.meta files hold the state files' own mtimes; cleanup-<ID> the time of the run)
-      const states = [term, cron].map((p) => Object.fromEntries(Object.entries(stateOf(p)).map(([k, v]) => [k, k.endsWith('.meta') || k.startsWith('cleanup-') ? '<time>' : v])));
+      // (.meta files hold the state files' own mtimes; cleanup-<ID> the time of the run;
+      // replica-id-<ID> the replica's own root path)
+      const states = [term, cron].map((p) =>
+        Object.fromEntries(Object.entries(stateOf(p)).map(([k, v]) => [k, k.endsWith('.meta') || k.startsWith('cleanup-') ? '<time>' : v.split(p.root).join('<root>')])),
+      );
       assert.deepEqual(states[0], states[1]);
       assert.deepEqual(comparable(readLog(tl), term.root), comparable(readLog(cl), cron.root));
       assert.doesNotMatch(readLog(tl), /\x1b/);

@@ -67,7 +67,8 @@ function named(name: string, entry: Entry): [string, Entry] | null {
   return [name, entry];
 }
 
-const ITEM_LINE = /^[.<>ch*][fdLDS]\S{9} ([rwxsStT-]{9}) (\d+) (\d+) (\d+) (\d{4})\/(\d\d)\/(\d\d)-(\d\d):(\d\d):(\d\d) (.*)$/s;
+// uid and gid read DEFAULT where the listing does not carry them (PRESERVE_OWNER/GROUP=false).
+const ITEM_LINE = /^[.<>ch*][fdLDS]\S{9} ([rwxsStT-]{9}) (\d+|DEFAULT) (\d+|DEFAULT) (\d+) (\d{4})\/(\d\d)\/(\d\d)-(\d\d):(\d\d):(\d\d) (.*)$/s;
 const ITEM_TYPES: Record<string, EntryType | undefined> = { f: 'f', d: 'd', L: 'l', D: 's', S: 's' };
 
 /** Whether a dry-run listing line (or a state line that is one) names a special file. */
@@ -183,8 +184,8 @@ export function parseItemLineByRegex(line: string): [string, Entry] | null {
     size: type === 'd' ? 0 : size,
     mtime: Date.UTC(+m[5], +m[6] - 1, +m[7], +m[8], +m[9], +m[10]) / 1000,
     mode: modeChar(type, line[1]) + m[1],
-    uid: Number(m[2]),
-    gid: Number(m[3]),
+    uid: m[2] === 'DEFAULT' ? undefined : Number(m[2]),
+    gid: m[3] === 'DEFAULT' ? undefined : Number(m[3]),
   };
   return named(type === 'd' ? m[11].replace(/\/$/, '') : m[11], entry);
 }

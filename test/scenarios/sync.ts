@@ -333,6 +333,27 @@ export function syncScenarios(kind: 'local' | 'remote'): void {
       assert.ok(fs.statSync(path.join(p.b, '.osync_workdir/deleted/emptydir')).isDirectory());
     });
 
+    for (const off of ['PRESERVE_GROUP', 'PRESERVE_OWNER']) {
+      test(`${off}=false: files still sync both ways, edits and deletions propagate, then nothing to do`, async () => {
+        // (rsync lists the group, or owner, as DEFAULT when it is not preserved)
+        const p = pair();
+        const env = { [off]: 'false' };
+        writeTree(p.a, { 'd/x': 'x', keep: 'k' }, { mtime: T0 });
+        writeTree(p.b, { 'from-b': 'b' }, { mtime: T0 });
+        await sync(p, [], env);
+        assert.deepEqual(readTree(p.b), { d: '<dir>', 'd/x': 'x', keep: 'k', 'from-b': 'b' });
+        assert.deepEqual(readTree(p.a), readTree(p.b));
+        writeTree(p.b, { keep: { content: 'edited', mtime: T1 } });
+        fs.rmSync(path.join(p.a, 'd/x'));
+        await sync(p, [], env);
+        assert.deepEqual(readTree(p.a), { d: '<dir>', keep: 'edited', 'from-b': 'b' });
+        assert.deepEqual(readTree(p.b), readTree(p.a));
+        assert.equal(read(path.join(p.b, '.osync_workdir/deleted/d/x')), 'x');
+        const again = await sync(p, ['--summary'], env);
+        assert.match(again.stdout, /Initiator has 0 updates\.\nTarget has 0 updates\./);
+      });
+    }
+
     test('deleting a file inside a directory that stays: exit 0, file in the trash', async () => {
       const p = pair();
       writeTree(p.a, { 'd/x': 'x', 'd/y': 'y' }, { mtime: T0 });

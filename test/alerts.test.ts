@@ -9,9 +9,9 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { closedPort, startSmtp, TEST_CERT, type TestSmtp } from './support/smtp.js';
 import { scratchDir } from './support/tree.js';
+import { binArgv } from './support/osync.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SCRIPT = path.join(ROOT, 'scripts', 'osync.ts');
 const TO = ['ops@example.org', 'backup-admin@example.net'];
 
 interface Result {
@@ -27,7 +27,8 @@ function runConf(dir: string, keys: Record<string, string>, args: string[] = [],
   const lines = ['CONFIG_FILE_REVISION=1.3.0', `LOGFILE=${logFile}`, ...Object.entries(keys).map(([k, v]) => `${k}='${v}'`)];
   fs.writeFileSync(conf, lines.join('\n') + '\n');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', SCRIPT, conf, ...args], {
+    const [cmd, ...pre] = binArgv();
+    const child = spawn(cmd, [...pre, conf, ...args], {
       cwd: ROOT,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,14 +5,14 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { makeConf, REPO_ROOT } from './support/osync.js';
+import { binArgv, makeConf, REPO_ROOT } from './support/osync.js';
 import { scratchDir, writeTree } from './support/tree.js';
 
-const BATCH = path.join(REPO_ROOT, 'scripts', 'osync-batch.ts');
 
 function batch(args: string[], cwd = REPO_ROOT) {
   const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', TMPDIR: process.env.TMPDIR ?? '/tmp' };
-  const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), BATCH, ...args], { cwd, env, encoding: 'utf8', timeout: 120_000 });
+  const [cmd, ...pre] = binArgv('osync-batch');
+  const r = spawnSync(cmd, [...pre, ...args], { cwd, env, encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

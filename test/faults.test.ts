@@ -13,14 +13,13 @@ import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { OSYNC_SCRIPT, REPO_ROOT, explain, type OsyncResult } from './support/osync.js';
+import { REPO_ROOT, binArgv, explain, type OsyncResult } from './support/osync.js';
 import { keyPath, sshdClientArgs, sshdUri, startSshd, type TestSshd } from './support/sshd.js';
 import { rmTree, secondsAgo, tmpDir, writeTree } from './support/tree.js';
 
 const ID = 'quicksync_task';
 const T0 = secondsAgo(100_000);
 const T1 = secondsAgo(5_000);
-const TSX_LOADER = import.meta.resolve('tsx');
 const MANY = 2000;
 
 const roots: string[] = [];
@@ -66,7 +65,8 @@ function start(root: string, args: string[], env: Record<string, string>): Start
   const logFile = path.join(root, `run-${++runCounter}.log`);
   const base: Record<string, string> = {};
   for (const k of ['PATH', 'HOME', 'TMPDIR', 'TZ', 'LANG']) if (process.env[k] !== undefined) base[k] = process.env[k]!;
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, OSYNC_SCRIPT, ...args], {
+  const [cmd, ...pre] = binArgv();
+  const child = spawn(cmd, [...pre, ...args], {
     cwd: REPO_ROOT,
     env: { ...base, ...env, LOGFILE: logFile },
     stdio: ['ignore', 'pipe', 'pipe'],

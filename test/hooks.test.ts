@@ -8,11 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { keyPath, sshdClientArgs, sshdUri, startSshd, type TestSshd } from './support/sshd.js';
 import { scratchDir } from './support/tree.js';
+import { binArgv } from './support/osync.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SCRIPT = path.join(ROOT, 'scripts', 'osync.ts');
 /** tsx's loader by URL, so the child may run in any cwd. */
-const TSX = import.meta.resolve('tsx');
 
 interface Result {
   code: number | null;
@@ -32,7 +31,8 @@ function runConf(dir: string, keys: Record<string, string>, args: string[] = [])
   const lines = ['CONFIG_FILE_REVISION=1.3.0', `LOGFILE=${logFile}`, ...Object.entries(keys).map(([k, v]) => `${k}=${singleQuoted(v)}`)];
   fs.writeFileSync(conf, lines.join('\n') + '\n');
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, SCRIPT, conf, ...args], {
+    const [cmd, ...pre] = binArgv();
+    const child = spawn(cmd, [...pre, conf, ...args], {
       cwd: dir,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,9 +12,8 @@
 // plus `env`; the terminal is 100x40 unless `cols`/`rows` say otherwise.
 import { spawn } from 'node:child_process';
 import { quote } from 'shell-quote';
-import { OSYNC_SCRIPT, REPO_ROOT } from './osync.js';
+import { REPO_ROOT, binArgv } from './osync.js';
 
-const TSX_LOADER = import.meta.resolve('tsx');
 
 export interface PtyResult {
   code: number | null;
@@ -47,7 +46,7 @@ export function plainText(screen: string): string {
 export function runInPty(args: string[], env: Record<string, string> = {}, opts: { cols?: number; rows?: number; timeoutMs?: number } = {}): PtyRun {
   const base: Record<string, string> = { TERM: 'xterm-256color' };
   for (const k of ['PATH', 'HOME', 'TMPDIR', 'TZ', 'LANG']) if (process.env[k] !== undefined) base[k] = process.env[k]!;
-  const command = `stty cols ${opts.cols ?? 100} rows ${opts.rows ?? 40}; exec ${quote([process.execPath, '--import', TSX_LOADER, OSYNC_SCRIPT, ...args])}`;
+  const command = `stty cols ${opts.cols ?? 100} rows ${opts.rows ?? 40}; exec ${quote([...binArgv(), ...args])}`;
   const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: REPO_ROOT, env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
   let screen = '';
   const waiters: Array<() => void> = [];
